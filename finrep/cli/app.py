@@ -1,0 +1,88 @@
+"""The `finrep` command: global options, command registration, and the one place that turns a
+`FinrepError` into ``Error: …`` on stderr with exit code 1."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from typer.core import TyperGroup
+
+from finrep.cli.state import State, console_err
+from finrep.config import load_config
+from finrep.errors import FinrepError
+
+
+class FinrepGroup(TyperGroup):
+    """Catches finrep's own errors once for every command (no tracebacks for users)."""
+
+    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except FinrepError as exc:
+            state = ctx.obj if isinstance(ctx.obj, State) else None
+            if state is not None and state.debug:
+                raise
+            console_err().print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            console_err().print("Interrupted; nothing half-written was left behind.")
+            raise typer.Exit(130) from None
+
+
+app = typer.Typer(
+    cls=FinrepGroup,
+    name="finrep",
+    help="Report packs (PDF + Excel) for a wealth / asset-management firm.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _global(
+    ctx: typer.Context,
+    config: Annotated[
+        str | None,
+        typer.Option(help="Config file (default ./finrep.toml if present, else packaged)."),
+    ] = None,
+    engine: Annotated[
+        str | None, typer.Option(help="Query engine: duckdb (default) or spark.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks (for bug reports).")] = False,
+) -> None:
+    """finrep: generate, validate, measure, report and send."""
+    state = State(quiet=quiet, debug=debug)
+    ctx.obj = state
+    try:
+        cfg = load_config(config)
+        if engine is not None:
+            if engine not in ("duckdb", "spark"):
+                raise typer.BadParameter("must be duckdb or spark", param_hint="--engine")
+            cfg = cfg.with_overrides(engine={"name": engine})
+    except FinrepError as exc:
+        if debug:
+            raise
+        console_err().print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    state.config = cfg
+
+
+def _register() -> None:
+    # One module per command (DESIGN.md, house style); each exposes `command`.
+    from finrep.cli import demo, generate, measures, report, send, validate
+
+    for module in (generate, validate, measures, report, send, demo):
+        app.command(module.NAME, help=module.command.__doc__)(module.command)
+
+
+_register()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app())

@@ -1,0 +1,121 @@
+"""Number formats shared by the PDF, the workbook, the narrative and the CLI.
+
+Every number a reader sees goes through `format_value`, so one KPI reads the same everywhere.
+Plain Python only (no rendering libraries), so `measures/narrative.py` may import it.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+NA = "n/a"
+UP = "▲"
+DOWN = "▼"
+
+
+def _missing(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def format_currency(value: float | None, symbol: str = "$", decimals: int | None = None) -> str:
+    """Money with a scale: ``$950``, ``$12.3K``, ``$243.0M``, ``$1.24bn``; negatives ``-$1.2M``."""
+    if _missing(value):
+        return NA
+    sign = "-" if value < 0 else ""
+    v = abs(float(value))
+    if v >= 1e9:
+        text = f"{v / 1e9:.{2 if decimals is None else decimals}f}bn"
+    elif v >= 1e6:
+        text = f"{v / 1e6:.{1 if decimals is None else decimals}f}M"
+    elif v >= 1e4:
+        text = f"{v / 1e3:.{1 if decimals is None else decimals}f}K"
+    else:
+        text = f"{v:,.{0 if decimals is None else decimals}f}"
+    return f"{sign}{symbol}{text}"
+
+
+def format_pct(value: float | None, decimals: int = 1) -> str:
+    """A share 0–1 as a percentage: 0.7234 → ``72.3%``."""
+    if _missing(value):
+        return NA
+    return f"{value * 100:.{decimals}f}%"
+
+
+def format_return(value: float | None, decimals: int = 2) -> str:
+    """A rate of return, always signed: 0.0123 → ``+1.23%``."""
+    if _missing(value):
+        return NA
+    return f"{value * 100:+.{decimals}f}%"
+
+
+def format_count(value: float | None) -> str:
+    if _missing(value):
+        return NA
+    return f"{round(value):,}"
+
+
+def format_number(value: float | None, decimals: int = 2) -> str:
+    if _missing(value):
+        return NA
+    return f"{value:,.{decimals}f}"
+
+
+def format_value(value: object, unit: str, symbol: str = "$") -> str:
+    """Format `value` by its unit (see `finrep.pack.UNITS`)."""
+    if unit == "text":
+        return "" if value is None else str(value)
+    if unit == "date":
+        return value.isoformat() if isinstance(value, date) else NA if value is None else str(value)
+    if _missing(value):  # type: ignore[arg-type]
+        return NA
+    v = float(value)  # type: ignore[arg-type]
+    match unit:
+        case "currency":
+            return format_currency(v, symbol)
+        case "pct":
+            return format_pct(v)
+        case "return":
+            return format_return(v)
+        case "count":
+            return format_count(v)
+        case "ratio":
+            return format_number(v, 2)
+        case "minutes":
+            return f"{v:,.1f} min"
+        case "months":
+            return f"{v:,.1f} mo"
+        case "score":
+            return f"{v:.2f}"
+        case _:
+            return format_number(v, 2)
+
+
+def format_change(
+    change: float | None, change_pct: float | None, unit: str, symbol: str = "$"
+) -> str:
+    """A change with an arrow: ``▲ 2.4%`` for levels, ``▼ 1.3 pts`` for shares and rates.
+
+    Shares and rates change in percentage points (a retention rate going from 90% to 88%
+    is ``▼ 2.0 pts``, not ``▼ 2.2%``); other units change in percent of the previous value,
+    or in their own unit when the previous value was zero.
+    """
+    if unit in ("pct", "return"):
+        if _missing(change):
+            return NA
+        arrow = UP if change > 0 else DOWN if change < 0 else "="
+        return f"{arrow} {abs(change) * 100:.1f} pts"
+    if not _missing(change_pct):
+        arrow = UP if change_pct > 0 else DOWN if change_pct < 0 else "="
+        return f"{arrow} {abs(change_pct) * 100:.1f}%"
+    if _missing(change):
+        return NA
+    arrow = UP if change > 0 else DOWN if change < 0 else "="
+    return f"{arrow} {format_value(abs(change), unit, symbol)}"
+
+
+def direction(change: float | None, higher_is_better: bool = True) -> str:
+    """``good``, ``bad`` or ``flat``: how to colour a change."""
+    if _missing(change) or change == 0:
+        return "flat"
+    return "good" if (change > 0) == higher_is_better else "bad"

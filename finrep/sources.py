@@ -1,0 +1,58 @@
+"""Read the nine tables (CSV or Parquet) as typed ibis tables, per `schema.py`.
+
+This first version reads clean files in finrep's own layout; the data-layer issue hardens it
+for real, messy files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+
+from finrep.errors import DataError
+from finrep.schema import TABLES
+
+_IBIS_TYPES = {"string": "string", "date": "date", "int64": "int64", "float64": "float64"}
+
+
+@dataclass
+class Tables:
+    """The nine typed tables of one data folder, on one connection."""
+
+    con: ibis.BaseBackend
+    data_dir: Path
+    tables: dict[str, ir.Table]
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> ir.Table:
+        return self.tables[name]
+
+
+def find_file(data_dir: Path, name: str) -> Path:
+    for ext in (".parquet", ".csv"):
+        path = data_dir / f"{name}{ext}"
+        if path.exists():
+            return path
+    raise DataError(f"{data_dir / (name + '.csv')}: file not found (nor {name}.parquet)")
+
+
+def load_tables(con: ibis.BaseBackend, data_dir: str | Path) -> Tables:
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataError(f"{data_dir}: data folder not found; run `finrep generate` first")
+    tables: dict[str, ir.Table] = {}
+    files: dict[str, Path] = {}
+    for name, spec in TABLES.items():
+        path = find_file(data_dir, name)
+        if path.suffix == ".parquet":
+            raw = con.read_parquet(path, table_name=f"src_{name}")
+        else:
+            raw = con.read_csv(path, table_name=f"src_{name}", all_varchar=True)
+        tables[name] = raw.select(
+            **{c.name: raw[c.name].cast(_IBIS_TYPES[c.dtype]) for c in spec.columns}
+        )
+        files[name] = path
+    return Tables(con, data_dir, tables, files)
