@@ -17,7 +17,7 @@ _API = {
     "load": "finrep.sources",
     "validate": "finrep.validate",
     "compute": "finrep.measures",
-    "build_pack": "finrep.pack_builder",
+    "build_pack": "finrep.pack",
     "send": "finrep.deliver",
 }
 

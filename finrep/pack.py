@@ -201,3 +201,89 @@ class Pack:
             "as_of": self.as_of.isoformat(),
             "kpis": {k: kpi.as_json() for k, kpi in self.kpis.items()},
         }
+
+
+# The pages of a pack: KPI keys (strip order) and visuals (key, kind) in reading order.
+# Measures produce exactly these; renderers draw whatever a page holds, dispatching on kind.
+PAGE_LAYOUT: dict[str, dict[str, tuple]] = {
+    "executive": {
+        "kpis": ("aum", "net_flows", "active_customers", "retention_rate", "fee_revenue"),
+        "visuals": (
+            ("aum_trend", "forecast"),  # 24m history + forecast, MAPE in caption
+            ("aum_by_category", "donut"),
+            ("net_flows_trend", "combo"),  # 24m
+            ("aum_bridge", "waterfall"),
+            ("products_per_customer_by_segment", "bar"),
+            ("customer_map", "state_map"),  # value = active customers, value2 = AUM
+        ),
+    },
+    "products": {
+        "kpis": (
+            "aum",
+            "fee_revenue",
+            "net_flows",
+            "return_period",
+            "return_12m",
+            "excess_return_12m",
+        ),  # fmt: skip
+        "visuals": (
+            ("product_matrix", "table"),
+            ("risk_return", "bubble"),
+            ("roi_vs_benchmark", "line"),  # cumulative 24m: portfolio vs blended benchmark
+            ("top_bottom_products", "diverging"),
+            ("fee_revenue_by_product", "bar"),
+            ("aum_by_risk", "bar"),
+        ),
+    },
+    "customers": {
+        "kpis": ("new_customers", "churned_customers", "active_customers", "avg_tenure_months"),
+        "visuals": (
+            ("acquisition_trend", "line"),  # 24m new customers per month
+            ("customer_growth", "waterfall"),
+            ("balance_by_segment_age", "heatmap"),
+            ("channel_flows", "sankey"),  # channel → category → status
+            ("customer_value", "scatter"),  # tenure (months) vs balance, group = segment
+            ("retention_cohorts", "heatmap"),  # cohort quarter × months since enrollment
+        ),
+    },
+    "service": {
+        "kpis": (
+            "contacts",
+            "avg_satisfaction",
+            "fcr_rate",
+            "avg_handle_minutes",
+            "issues_per_1000",
+        ),  # fmt: skip
+        "visuals": (
+            ("volume_by_channel", "stacked"),  # 12m, months × channels
+            ("satisfaction_by_reason", "bar"),
+            ("fcr_gauge", "gauge"),
+            ("resolution_funnel", "funnel"),
+            ("issues_by_segment_category", "heatmap"),
+            ("top_contact_reasons", "table"),
+        ),
+    },
+    "digital": {
+        "kpis": (
+            "digital_active_users",
+            "digital_engagement_rate",
+            "mobile_adoption_rate",
+            "avg_session_minutes",
+        ),  # fmt: skip
+        "visuals": (
+            ("engagement_trend", "line"),  # 24m MAU and sessions (sessions on secondary axis)
+            ("device_distribution", "donut"),
+            ("digital_actions", "bar"),
+            ("usage_by_age_device", "stacked"),  # age band × device, orientation h
+            ("session_duration_trend", "line"),  # mean and median
+            ("engagement_vs_growth", "scatter"),  # per state, with size and label
+        ),
+    },
+}
+
+
+def build_pack(*args: Any, **kwargs: Any) -> Pack:
+    """Compute every measure once and assemble the `Pack` (see `finrep.pack_builder`)."""
+    from finrep.pack_builder import build_pack as _build
+
+    return _build(*args, **kwargs)
