@@ -119,3 +119,58 @@ def direction(change: float | None, higher_is_better: bool = True) -> str:
     if _missing(change) or change == 0:
         return "flat"
     return "good" if (change > 0) == higher_is_better else "bad"
+
+
+def format_signed(value: float | None, unit: str, symbol: str = "$") -> str:
+    """A signed amount for bridges and changes: ``+$1.9M``, ``-$3.1M``, ``+17``, ``+1.2 pts``."""
+    if _missing(value):
+        return NA
+    if unit in ("pct", "return"):
+        return f"{value * 100:+.1f} pts"
+    text = format_value(abs(value), unit, symbol)
+    return ("-" if value < 0 else "+") + text
+
+
+def format_month(d: date, style: str = "medium") -> str:
+    """A month: ``Jan`` (short), ``Jan 2024`` (medium) or ``January 2024`` (long)."""
+    return d.strftime({"short": "%b", "medium": "%b %Y", "long": "%B %Y"}[style])
+
+
+def format_ticks(values: list[float], unit: str, symbol: str = "$") -> list[str]:
+    """Axis tick labels: one scale and the fewest decimals that keep neighbours distinct.
+
+    ``[0, 5e8, 1e9]`` → ``$0``, ``$0.5bn``, ``$1.0bn``; ``[0.02, 0.04]`` (pct) → ``2%``, ``4%``.
+    Returns are not signed on axes (the zero line shows the sign).
+    """
+    vals = [float(v) for v in values if not _missing(v)]
+    if not vals:
+        return [NA for _ in values]
+    finite = sorted(set(vals))
+    steps = [b - a for a, b in zip(finite, finite[1:], strict=False) if b - a > 0]
+    step = min(steps) if steps else (abs(finite[0]) or 1.0)
+    top = max(abs(v) for v in vals)
+    if unit in ("pct", "return"):
+        scale, prefix, suffix = 0.01, "", "%"
+    elif unit == "currency":
+        scale, suffix = next(
+            ((s, x) for s, x in ((1e9, "bn"), (1e6, "M"), (1e3, "K")) if top >= s), (1.0, "")
+        )
+        prefix = symbol
+    elif unit == "count" and top >= 1e4:
+        scale, prefix, suffix = (1e6, "", "M") if top >= 1e6 else (1e3, "", "K")
+    else:
+        scale, prefix, suffix = 1.0, "", ""
+    decimals = max(0, -math.floor(math.log10(step / scale) + 1e-9)) if step / scale < 1 else 0
+    decimals = min(decimals, 4)
+    out = []
+    for v in values:
+        if _missing(v):
+            out.append(NA)
+            continue
+        x = float(v) / scale
+        text = f"{abs(x):,.{decimals}f}"
+        if float(text.replace(",", "")) == 0:
+            out.append(f"{prefix}0" + ("%" if suffix == "%" else ""))
+            continue
+        out.append(f"{'-' if x < 0 else ''}{prefix}{text}{suffix}")
+    return out
