@@ -1,0 +1,358 @@
+"""`send`: build what is missing, check everything, then mail each pack and log it.
+
+Order of work, so that a failure never loses a pack or sends half a run unexpectedly:
+1. recipients, SMTP settings and the password variable are checked (nothing built yet);
+2. every pack not already in ``reports/<period>/`` is built;
+3. every message is checked (header values, attachment sizes) before the first is sent;
+4. messages go out one by one over one connection; each outcome is appended atomically to
+   ``sent.jsonl`` at once, so a re-run sends only what is missing (``resend`` forces).
+A run with any recipient not sent raises `SendFailed`, whose message lists what was and was
+not sent; the packs stay on disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from finrep.atomic import write_bytes_atomic
+from finrep.config import Config, load_config
+from finrep.deliver.message import check_attachments, compose, render_subject, to_eml_bytes
+from finrep.deliver.naming import distinct_names, distinct_stems, inside, slug
+from finrep.deliver.packs import BuiltPack, PackStore, Progress, resolve_period
+from finrep.deliver.recipients import (
+    Recipient,
+    check_address,
+    check_header_value,
+    normalise_filters,
+    read_recipients,
+    recipients_from_addresses,
+)
+from finrep.deliver.sendlog import FAILED, REFUSED, SENT, LogEntry, SendLog, file_records, now_utc
+from finrep.deliver.smtp import Mailer, SmtpSessionError, SmtpSettings
+from finrep.errors import DeliveryError
+from finrep.filters import Filters
+from finrep.period import Period
+
+SKIPPED, NOT_SENT, DRY_RUN = "skipped", "not sent", "dry-run"
+
+
+@dataclass
+class RecipientStatus:
+    """What happened for one recipient in this run."""
+
+    email: str
+    name: str
+    filters: Filters
+    files: list[Path]
+    status: str  # sent | skipped | refused | failed | not sent | dry-run
+    detail: str = ""
+    message_id: str = ""
+    eml: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (SENT, SKIPPED, DRY_RUN)
+
+
+@dataclass
+class SendResult:
+    period: Period
+    folder: Path
+    dry_run: bool
+    statuses: list[RecipientStatus] = field(default_factory=list)
+    built: list[Path] = field(default_factory=list)  # pack files built by this run
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.statuses)
+
+    def count(self, status: str) -> int:
+        return sum(1 for s in self.statuses if s.status == status)
+
+    def describe(self) -> str:
+        """What was and was not sent, one line per recipient that was not."""
+        sent = [s for s in self.statuses if s.status == SENT]
+        skipped = [s for s in self.statuses if s.status == SKIPPED]
+        bad = [s for s in self.statuses if not s.ok]
+        lines = [
+            f"{len(bad)} of {len(self.statuses)} recipient{'s' if len(self.statuses) != 1 else ''} "
+            f"not sent for {self.period.label}"
+            + (f"; sent: {', '.join(s.email for s in sent)}" if sent else "; nothing sent")
+            + (f"; already sent before: {len(skipped)}" if skipped else "")
+            + "."
+        ]
+        lines += [f"  {s.email}: {s.status}: {s.detail}" for s in bad]
+        lines.append(
+            f"Every pack is kept in {self.folder}; run the same `finrep send` again to send "
+            "only what is missing."
+        )
+        return "\n".join(lines)
+
+
+class SendFailed(DeliveryError):
+    """Some recipients were not sent; `.result` holds the whole run."""
+
+    def __init__(self, result: SendResult) -> None:
+        super().__init__(result.describe())
+        self.result = result
+
+
+@dataclass(frozen=True)
+class _Message:
+    recipients: tuple[Recipient, ...]
+    pack: BuiltPack
+    eml_name: str
+
+
+def _quiet(step: str, done: int, total: int) -> None:
+    return None
+
+
+def send(
+    data_dir: str | Path | None = None,
+    *,
+    to: Sequence[str] = (),
+    recipients: str | Path | Sequence[Recipient] | None = None,
+    period: str = "latest",
+    filters: Filters | None = None,
+    config: Config | None = None,
+    formats: Sequence[str] | None = None,
+    pages: Sequence[str] | None = None,
+    out_dir: str | Path | None = None,
+    allow_invalid: bool = False,
+    dry_run: bool = False,
+    resend: bool = False,
+    smtp_host: str | None = None,
+    smtp_port: int | None = None,
+    starttls: bool | None = None,
+    from_addr: str | None = None,
+    progress: Progress | None = None,
+) -> SendResult:
+    """Email the pack of `period` to `to` (one pack, one message) or to each row of a
+    recipients file (a personalised pack each: its filters on top of `filters`).
+
+    Packs not yet in ``<out_dir>/<period>/`` are built first; `dry_run` writes each message
+    as ``.eml`` beside its pack instead of sending. Returns the `SendResult` when every
+    recipient was sent (or already had been); raises `SendFailed` (a DeliveryError) listing
+    what was and was not sent otherwise, and DeliveryError/ConfigError before sending
+    anything when a header, address, attachment size or setting is wrong.
+    """
+    config = config or load_config()
+    progress = progress or _quiet
+    base = normalise_filters(filters or Filters(), "filters")
+    if bool(to) == (recipients is not None):
+        raise DeliveryError("give either --to addresses or a --recipients file (one of them)")
+    if to:
+        people = recipients_from_addresses(list(to), base)
+        groups = [tuple(people)]  # one message for every --to address
+    elif isinstance(recipients, str | Path):
+        groups = [(r,) for r in read_recipients(recipients, base)]
+    else:
+        groups = [
+            (
+                Recipient(
+                    check_address("recipient", r.email),
+                    check_header_value("name", r.name),
+                    base.merged(normalise_filters(r.filters, r.email)),
+                ),
+            )
+            for r in recipients or ()
+        ]
+        if not groups:
+            raise DeliveryError("no recipients given")
+
+    sender = check_address("--from / smtp.from", from_addr or config.smtp.from_addr)
+    smtp = None
+    if not dry_run:
+        smtp = SmtpSettings.from_config(
+            config, host=smtp_host, port=smtp_port, starttls=starttls, from_addr=sender
+        )
+
+    data = Path(data_dir if data_dir is not None else config.data.dir)
+    resolved = resolve_period(period, data, config)
+    store = PackStore(
+        data,
+        resolved,
+        config,
+        out_dir=out_dir,
+        formats=tuple(formats or ()) or None,
+        pages=tuple(pages) if pages else None,
+        allow_invalid=allow_invalid,
+    )
+    log = SendLog(store.folder)
+    with contextlib.ExitStack() as stack:
+        if not dry_run:
+            stack.enter_context(log)  # one run per period folder at a time
+        result = _run(config, groups, log, store, smtp, sender, dry_run, resend, progress)
+    if not result.ok:
+        raise SendFailed(result)
+    return result
+
+
+def _run(
+    config: Config,
+    groups: list[tuple[Recipient, ...]],
+    log: SendLog,
+    store: PackStore,
+    smtp: SmtpSettings | None,
+    sender: str,
+    dry_run: bool,
+    resend: bool,
+    progress: Progress,
+) -> SendResult:
+    resolved = store.period
+    result = SendResult(resolved, store.folder, dry_run)
+
+    # Names cover every recipient of the run (not only those still to send), so a re-run
+    # finds the packs and names the first run chose.
+    stems = distinct_stems(resolved, (g[0].filters for g in groups))
+
+    # Who still needs a message.
+    pending_groups: list[tuple[Recipient, ...]] = []
+    skipped: list[RecipientStatus] = []
+    for group in groups:
+        pending = []
+        for r in group:
+            done = None if resend else log.sent(r.email, r.filters)
+            if done is None:
+                pending.append(r)
+            else:
+                files = [store.folder / f["name"] for f in done.files]
+                skipped.append(
+                    RecipientStatus(
+                        r.email,
+                        r.name,
+                        r.filters,
+                        files,
+                        SKIPPED,
+                        f"already sent {done.time} ({done.message_id})",
+                        done.message_id,
+                    )
+                )
+        if pending:
+            pending_groups.append(tuple(pending))
+
+    # Build (or find) every pack still needed, before anything is sent.
+    needed = list(dict.fromkeys(g[0].filters for g in pending_groups))
+    packs: dict[Filters, BuiltPack] = {}
+    for i, f in enumerate(needed):
+        progress("Building packs", i, len(needed))
+        packs[f] = store.get(f, stems[f])
+        if not packs[f].reused:
+            result.built += packs[f].files
+    progress("Building packs", len(needed), len(needed))
+
+    # Check every message before the first goes out.
+    messages: list[_Message] = []
+    names: dict[str, str] = {}
+    for i, group in enumerate(pending_groups):
+        pack = packs[group[0].filters]
+        who = ", ".join(r.email for r in group)
+        check_attachments(pack.files, config.smtp.max_attachment_mb, who)
+        render_subject(config, pack.summary)
+        more = f"-and-{len(group) - 1}-more" if len(group) > 1 else ""
+        names[str(i)] = f"{pack.stem}--to-{slug(group[0].email)}{more}"
+        messages.append(_Message(group, pack, ""))
+    unique = distinct_names(names)
+    messages = [
+        _Message(m.recipients, m.pack, unique[str(i)] + ".eml") for i, m in enumerate(messages)
+    ]
+
+    statuses: list[RecipientStatus] = []
+    if dry_run:
+        for i, m in enumerate(messages):
+            progress("Writing messages", i, len(messages))
+            msg = compose(config, m.pack.summary, m.recipients, m.pack.files, sender=sender)
+            eml = write_bytes_atomic(inside(store.folder, m.eml_name), to_eml_bytes(msg))
+            statuses += [
+                RecipientStatus(
+                    r.email,
+                    r.name,
+                    r.filters,
+                    m.pack.files,
+                    DRY_RUN,
+                    f"written to {eml}",
+                    str(msg["Message-ID"]),
+                    eml,
+                )
+                for r in m.recipients
+            ]
+        progress("Writing messages", len(messages), len(messages))
+        result.statuses = skipped + statuses
+        return result
+
+    assert smtp is not None
+    with Mailer(smtp) as mailer:
+        for i, m in enumerate(messages):
+            progress("Sending", i, len(messages))
+            try:
+                statuses += _send_one(config, mailer, log, m, sender, store)
+            except SmtpSessionError as exc:
+                # The server cannot be used: this and every later message stay unsent.
+                for later in messages[i:]:
+                    statuses += [
+                        RecipientStatus(
+                            r.email, r.name, r.filters, later.pack.files, NOT_SENT, str(exc)
+                        )
+                        for r in later.recipients
+                    ]
+                log.record([_entry(r, m.pack, store, FAILED, error=str(exc)) for r in m.recipients])
+                break
+        progress("Sending", len(messages), len(messages))
+    result.statuses = skipped + statuses
+    return result
+
+
+def _entry(
+    r: Recipient,
+    pack: BuiltPack,
+    store: PackStore,
+    status: str,
+    *,
+    message_id: str = "",
+    error: str = "",
+    files: list[dict] | None = None,
+) -> LogEntry:
+    return LogEntry(
+        recipient=r.email,
+        status=status,
+        period=store.period.spec,
+        filters=r.filters.as_dict(),
+        name=r.name,
+        files=files if files is not None else file_records(pack.files),
+        message_id=message_id,
+        error=error,
+        time=now_utc(),
+    )
+
+
+def _send_one(
+    config: Config, mailer: Mailer, log: SendLog, m: _Message, sender: str, store: PackStore
+) -> list[RecipientStatus]:
+    msg = compose(config, m.pack.summary, m.recipients, m.pack.files, sender=sender)
+    message_id = str(msg["Message-ID"])
+    outcome = mailer.send(msg, [r.email for r in m.recipients])
+    files = file_records(m.pack.files)
+    entries, statuses = [], []
+    for r in m.recipients:
+        if r.email in outcome.accepted:
+            status, detail = (
+                SENT,
+                f"{len(outcome.accepted)} recipient(s), {outcome.attempts} attempt(s)",
+            )
+        elif r.email in outcome.refused:
+            status, detail = REFUSED, outcome.refused[r.email]
+        else:
+            status, detail = FAILED, outcome.failed.get(r.email, "not accepted by the server")
+        error = "" if status == SENT else detail
+        entries.append(
+            _entry(r, m.pack, store, status, message_id=message_id, error=error, files=files)
+        )
+        statuses.append(
+            RecipientStatus(r.email, r.name, r.filters, m.pack.files, status, detail, message_id)
+        )
+    log.record(entries)
+    return statuses
