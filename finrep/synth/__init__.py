@@ -1,0 +1,152 @@
+"""Synthetic data: the nine tables of `schema.py`, realistic, consistent and reproducible.
+
+`generate` writes them chunk by chunk of customers (memory stays flat as --customers grows),
+as CSV or typed Parquet, plus ``manifest.json`` (options, row counts, SHA-256 of every file).
+The same options give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from finrep.errors import ConfigError, DataError
+from finrep.schema import TABLES
+from finrep.synth.balances import product_returns
+from finrep.synth.catalogue import build_advisors, build_products
+from finrep.synth.chunk import World, build_chunk, chunk_size
+from finrep.synth.customers import acquisition_days
+from finrep.synth.manifest import MANIFEST_NAME, build_manifest, write_manifest
+from finrep.synth.market import build_market
+from finrep.synth.pools import build_pools
+from finrep.synth.window import Options, Window
+from finrep.synth.writers import TableSink
+
+__all__ = ["generate", "MANIFEST_NAME"]
+
+Progress = Callable[[str, int, int], None]
+# Tables written per chunk of customers, in the order their progress bars appear.
+CHUNKED_TABLES = ("customers", "enrollments", "account_balances", "service_interactions",
+                  "engagement", "retention")  # fmt: skip
+
+
+def _own_names() -> set[str]:
+    names = {MANIFEST_NAME}
+    for t in TABLES.values():
+        names |= {f"{t.filename}.csv", f"{t.filename}.parquet", t.filename}
+    return names
+
+
+def _prepare_folder(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out}: exists and is not a folder; choose another --out")
+    if out.is_dir():
+        existing = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+        if existing and not force:
+            shown = ", ".join(existing[:5]) + (" …" if len(existing) > 5 else "")
+            raise ConfigError(
+                f"--out {out}: folder is not empty ({shown}); pass --force to replace the "
+                "generated tables in it, or choose an empty or new folder"
+            )
+        if force:
+            # Remove this generator's own outputs in both formats, so a stale file of the
+            # other format is never read instead of the new one. Other files are left alone.
+            for name in _own_names():
+                path = out / name
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
+                elif path.exists() or path.is_symlink():
+                    path.unlink()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
+    if not os.access(out, os.W_OK):
+        raise DataError(f"--out {out}: folder is not writable; choose another --out")
+
+
+def generate(
+    out: str | os.PathLike[str],
+    *,
+    customers: int = 1000,
+    start: str = "2020-01",
+    end: str = "2024-12",
+    seed: int = 42,
+    format: str = "csv",
+    force: bool = False,
+    partition: bool = False,
+    progress: Progress | None = None,
+) -> dict:
+    """Write the nine tables for `customers` customers joining between `start` and `end`
+    (months, ``YYYY-MM``) into folder `out`; return the manifest (also written as
+    ``manifest.json``).
+
+    `format` is ``csv`` or ``parquet``; `partition` (Parquet only) writes
+    ``account_balances/`` partitioned by ``year_month=YYYY-MM``. A non-empty `out` is refused
+    unless `force`. `progress(step, done, total)` is called as each table advances.
+    Raises ConfigError for bad options, DataError when the folder cannot be written.
+    """
+    opts = Options.parse(customers, start, end, seed, format, partition)
+    report = progress or (lambda step, done, total: None)
+    out = Path(out)
+    _prepare_folder(out, force)
+
+    window = Window(opts.start, opts.end)
+    pools = build_pools(opts.seed)
+    market = build_market(window, opts.seed)
+    products = build_products(window)
+    advisors = build_advisors(opts.customers, pools, opts.seed)
+    world = World(
+        seed=opts.seed,
+        customers=opts.customers,
+        window=window,
+        pools=pools,
+        market=market,
+        products=products,
+        advisors=advisors,
+        returns=product_returns(products, market, opts.seed),
+        enroll_day=acquisition_days(window, opts.customers, opts.seed),
+        n_agents=max(20, -(-opts.customers // 250)),
+        widths=World.id_widths(opts.customers, window.n_months),
+        next_id={"enrollment": 0, "balance": 0, "interaction": 0, "engagement": 0},
+        advisor_clients=np.zeros(advisors.n, dtype=np.int64),
+    )
+
+    sinks = {
+        name: TableSink(out, TABLES[name], opts.format,
+                        partition=opts.partition and name == "account_balances")
+        for name in TABLES
+    }  # fmt: skip
+    try:
+        for name, columns in (("products", products.columns()),
+                              ("market_data", market.columns())):  # fmt: skip
+            sinks[name].write(columns)
+            report(name, 1, 1)
+        size = chunk_size(window.n_months)
+        total = opts.customers
+        for name in CHUNKED_TABLES:
+            report(name, 0, total)
+        for index, lo in enumerate(range(0, total, size)):
+            hi = min(lo + size, total)
+            tables = build_chunk(world, index, lo, hi)
+            for name in CHUNKED_TABLES:
+                sinks[name].write(tables[name])
+                report(name, hi, total)
+            del tables
+        sinks["advisors"].write(advisors.columns(pools, world.advisor_clients))
+        report("advisors", 1, 1)
+        for sink in sinks.values():
+            sink.finish()
+    except BaseException:
+        for sink in sinks.values():
+            sink.abort()
+        raise
+
+    manifest = build_manifest(out, opts, {name: sinks[name] for name in TABLES})
+    write_manifest(out, manifest)
+    report("manifest", 1, 1)
+    return manifest

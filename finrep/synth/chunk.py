@@ -1,0 +1,201 @@
+"""Everything about one chunk of customers: their rows in the six per-customer tables.
+
+Chunks are independent given the run's shared state (`World`), each with its own random
+stream derived from (seed, chunk number), so output depends only on the options.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from finrep.schema import (
+    ACTION_TYPES,
+    CHURN_REASONS,
+    CONTRIBUTION_FREQUENCIES,
+    DEVICE_TYPES,
+    ENROLLMENT_STATUSES,
+    REASON_CODES,
+    RESOLUTION_STATUSES,
+    SERVICE_CHANNELS,
+    YES_NO,
+)
+from finrep.synth.balances import simulate_balances
+from finrep.synth.catalogue import Advisors, Products
+from finrep.synth.columns import Codes, Dates, Ints, Scaled, Text, id_width, make_ids
+from finrep.synth.customers import build_customers, customer_columns
+from finrep.synth.engagement import MAX_PER_MONTH as MAX_SESSIONS
+from finrep.synth.engagement import build_sessions
+from finrep.synth.market import Market
+from finrep.synth.pools import Pools
+from finrep.synth.positions import ENROLLMENT_CHANNEL, MAX_PRODUCTS, build_positions
+from finrep.synth.service import MAX_PER_MONTH as MAX_CONTACTS
+from finrep.synth.service import build_contacts, grievance
+from finrep.synth.window import Window
+
+# Rows per chunk aimed at (balance rows dominate); memory is proportional to it.
+TARGET_BALANCE_ROWS = 1_200_000
+BALANCE_ROWS_PER_CUSTOMER_MONTH = 1.2
+
+
+def chunk_size(n_months: int) -> int:
+    """Customers per chunk: fixed by the window length alone, so output never depends on
+    anything but the options."""
+    per_customer = max(BALANCE_ROWS_PER_CUSTOMER_MONTH * n_months, 1.0)
+    return int(min(max(TARGET_BALANCE_ROWS // per_customer, 500), 100_000))
+
+
+@dataclass
+class World:
+    """Run-wide state shared by every chunk."""
+
+    seed: int
+    customers: int
+    window: Window
+    pools: Pools
+    market: Market
+    products: Products
+    advisors: Advisors
+    returns: np.ndarray  # (products, months)
+    enroll_day: np.ndarray  # every customer's enrollment day, sorted
+    n_agents: int
+    widths: dict[str, int]
+    # running counters (ids continue across chunks) and advisor client counts
+    next_id: dict[str, int]
+    advisor_clients: np.ndarray
+
+    @staticmethod
+    def id_widths(customers: int, n_months: int) -> dict[str, int]:
+        cm = customers * n_months
+        return {
+            "customer": id_width(6, customers),
+            "enrollment": id_width(7, customers * MAX_PRODUCTS),
+            "balance": id_width(8, customers * MAX_PRODUCTS * n_months),
+            "interaction": id_width(7, cm * MAX_CONTACTS * 2),
+            "engagement": id_width(7, cm * MAX_SESSIONS),
+        }
+
+
+def _sequence(world: World, kind: str, n: int) -> np.ndarray:
+    first = world.next_id[kind]
+    world.next_id[kind] = first + n
+    return np.arange(first, first + n, dtype=np.int64)
+
+
+def build_chunk(world: World, index: int, lo: int, hi: int) -> dict[str, dict[str, object]]:
+    """Columns of customers, enrollments, account_balances, service_interactions,
+    engagement and retention for customers number lo..hi−1."""
+    rng = np.random.default_rng([world.seed, 10, index])
+    window, products = world.window, world.products
+    c = build_customers(lo, world.enroll_day[lo:hi], window, world.pools,
+                        world.advisors.assign, world.customers, rng)  # fmt: skip
+    pos = build_positions(c, products, window, rng)
+    contacts = build_contacts(c, window, world.market.equity_return, world.n_agents, rng)
+    bal = simulate_balances(pos, c, products, world.returns, window,
+                            grievance(contacts, c.n, window), rng)  # fmt: skip
+    # No contact after the customer has left.
+    contacts = contacts.take(np.flatnonzero(contacts.day <= bal.last_day[contacts.customer]))
+    sessions = build_sessions(c, bal.last_day, window, rng)
+
+    # Advisors' distinct clients.
+    with_adv = pos.advisor >= 0
+    pairs = np.unique(pos.advisor[with_adv] * c.n + pos.customer[with_adv])
+    world.advisor_clients += np.bincount(pairs // c.n, minlength=world.advisors.n)
+
+    w = world.widths
+    cust_ids = c.ids
+    prod_ids = products.ids
+    out: dict[str, dict[str, object]] = {}
+    out["customers"] = customer_columns(c, world.pools, world.customers, rng)
+
+    p_cust = pa.array(pos.customer)
+    out["enrollments"] = {
+        "enrollment_id": Text(
+            make_ids("ENR", _sequence(world, "enrollment", pos.n) + 1, w["enrollment"]), safe=True
+        ),  # fmt: skip
+        "customer_id": Text(cust_ids.take(p_cust), safe=True),
+        "product_id": Text(prod_ids.take(pa.array(pos.product)), safe=True),
+        "enrollment_date": Dates(pos.open_day),
+        "initial_investment": Scaled(pos.initial_cents, 2),
+        "contribution_frequency": Codes(pos.frequency, CONTRIBUTION_FREQUENCIES),
+        "monthly_contribution": Scaled(pos.planned_cents, 2),
+        "advisor_id": Text(
+            pc.if_else(
+                pa.array(pos.advisor >= 0),
+                world.advisors.ids.take(pa.array(np.maximum(pos.advisor, 0))),
+                None,
+            ),
+            safe=True,
+        ),
+        "channel": Codes(pos.channel, ENROLLMENT_CHANNEL),
+        "status": Codes(bal.closed.astype(np.int64), ENROLLMENT_STATUSES),
+    }
+
+    n_bal = len(bal.day)
+    out["account_balances"] = {
+        "balance_id": Text(
+            make_ids("BAL", _sequence(world, "balance", n_bal) + 1, w["balance"]), safe=True
+        ),  # fmt: skip
+        "customer_id": Text(cust_ids.take(pa.array(pos.customer[bal.position])), safe=True),
+        "product_id": Text(prod_ids.take(pa.array(pos.product[bal.position])), safe=True),
+        "date": Dates(bal.day),
+        "balance": Scaled(bal.balance, 2),
+        "contributions_mtd": Scaled(bal.contributions, 2),
+        "withdrawals_mtd": Scaled(bal.withdrawals, 2),
+        "investment_returns_mtd": Scaled(bal.returns, 2),
+        "fees_mtd": Scaled(bal.fees, 2),
+    }
+
+    agent_w = id_width(4, world.n_agents)
+    out["service_interactions"] = {
+        "interaction_id": Text(
+            make_ids("INT", _sequence(world, "interaction", contacts.n) + 1, w["interaction"]),
+            safe=True,
+        ),  # fmt: skip
+        "customer_id": Text(cust_ids.take(pa.array(contacts.customer)), safe=True),
+        "date": Dates(contacts.day),
+        "channel": Codes(contacts.channel, SERVICE_CHANNELS),
+        "reason_code": Codes(contacts.reason, REASON_CODES),
+        "duration_minutes": Scaled(contacts.minutes_tenths, 1),
+        "satisfaction_score": Scaled(
+            contacts.satisfaction_tenths, 1, valid=contacts.satisfaction_tenths >= 0
+        ),  # fmt: skip
+        "resolution_status": Codes(contacts.resolution, RESOLUTION_STATUSES),
+        "agent_id": Text(
+            pc.if_else(
+                pa.array(contacts.agent >= 0),
+                make_ids("AGT", np.maximum(contacts.agent, 0) + 1, agent_w),
+                None,
+            ),
+            safe=True,
+        ),
+    }
+
+    out["engagement"] = {
+        "engagement_id": Text(
+            make_ids("ENG", _sequence(world, "engagement", sessions.n) + 1, w["engagement"]),
+            safe=True,
+        ),  # fmt: skip
+        "customer_id": Text(cust_ids.take(pa.array(sessions.customer)), safe=True),
+        "date": Dates(sessions.day),
+        "action_type": Codes(sessions.action, ACTION_TYPES),
+        "device_type": Codes(sessions.device, DEVICE_TYPES),
+        "session_duration": Scaled(sessions.minutes_tenths, 1),
+        "pages_viewed": Ints(sessions.pages),
+        "actions_taken": Ints(sessions.actions),
+    }
+
+    e = bal.churn_position
+    out["retention"] = {
+        "customer_id": Text(cust_ids.take(pa.array(pos.customer[e])), safe=True),
+        "product_id": Text(prod_ids.take(pa.array(pos.product[e])), safe=True),
+        "churn_date": Dates(bal.churn_day),
+        "churn_reason": Codes(bal.churn_reason, CHURN_REASONS),
+        "exit_survey_score": Scaled(bal.churn_exit_tenths, 1, valid=bal.churn_exit_tenths >= 0),
+        "recovered_flag": Codes(np.where(bal.churn_recovered, 0, 1), YES_NO),
+        "total_customer_lifetime_value": Scaled(bal.churn_clv_cents, 2),
+    }
+    return out

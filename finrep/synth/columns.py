@@ -1,0 +1,205 @@
+"""Column values as the generator holds them, and their conversion to Arrow arrays and CSV text.
+
+The generator keeps every column as numpy arrays until it writes a chunk:
+
+- `Scaled`: a decimal number held as whole integers (money in cents: ``scale=2``), so
+  amounts are exact and the CSV shows exactly ``scale`` decimals;
+- `Dates`: days since 1970-01-01;
+- `Codes`: indexes into a small tuple of labels (enum columns, pools of names);
+- `Text`: a ready Arrow string array (ids, e-mails, phone numbers);
+- `Ints`: whole numbers.
+
+Each kind converts to a typed Arrow array (Parquet) and to a CSV text array. Text is built
+with vectorised byte arithmetic or Arrow compute, never per row in Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_NEEDS_QUOTES = r'[",\r\n]'
+
+
+def digits(values: np.ndarray, width: int) -> np.ndarray:
+    """ASCII digits of non-negative integers, zero-padded: a ``(n, width)`` uint8 matrix.
+
+    Values wider than `width` keep their lowest `width` digits (callers size widths so this
+    never happens).
+    """
+    v = np.asarray(values, dtype=np.int64).copy()
+    out = np.empty((v.shape[0], width), dtype=np.uint8)
+    for i in range(width - 1, -1, -1):
+        out[:, i] = (v % 10).astype(np.uint8) + 48
+        v //= 10
+    return out
+
+
+def fixed_text(n: int, *parts: bytes | np.ndarray) -> pa.StringArray:
+    """Strings of equal width glued from constant byte strings and uint8 matrices."""
+    blocks = []
+    for part in parts:
+        if isinstance(part, bytes):
+            blocks.append(np.broadcast_to(np.frombuffer(part, dtype=np.uint8), (n, len(part))))
+        else:
+            blocks.append(part)
+    matrix = np.ascontiguousarray(np.concatenate(blocks, axis=1)) if blocks else None
+    width = 0 if matrix is None else matrix.shape[1]
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)[: n + 1]
+    data = b"" if matrix is None else matrix.tobytes()
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def make_ids(prefix: str, numbers: np.ndarray, width: int) -> pa.StringArray:
+    """``prefix`` + zero-padded number, e.g. ``make_ids("CUS", [1], 7)`` → ``CUS0000001``."""
+    numbers = np.asarray(numbers)
+    return fixed_text(len(numbers), prefix.encode(), digits(numbers, width))
+
+
+def id_width(minimum: int, largest: int) -> int:
+    """Digits for ids up to `largest`, at least `minimum` (ids sort as text)."""
+    return max(minimum, len(str(max(int(largest), 1))))
+
+
+def _ymd(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    d = np.asarray(days, dtype=np.int64).astype("datetime64[D]")
+    months = d.astype("datetime64[M]")
+    year = months.astype(np.int64) // 12 + 1970
+    month = months.astype(np.int64) % 12 + 1
+    day = (d - months.astype("datetime64[D]")).astype(np.int64) + 1
+    return year, month, day
+
+
+def iso_dates(days: np.ndarray) -> pa.StringArray:
+    """ISO ``YYYY-MM-DD`` text of days since the epoch (years 1000–9999)."""
+    year, month, day = _ymd(days)
+    n = len(year)
+    return fixed_text(n, digits(year, 4), b"-", digits(month, 2), b"-", digits(day, 2))
+
+
+def _valid_mask(valid: np.ndarray | None) -> np.ndarray | None:
+    return None if valid is None else ~np.asarray(valid, dtype=bool)
+
+
+@dataclass
+class Scaled:
+    """Decimal numbers held as integers: the value is ``values / 10**scale``."""
+
+    values: np.ndarray
+    scale: int
+    valid: np.ndarray | None = None  # False where the value is blank
+
+    def to_arrow(self) -> pa.Array:
+        floats = np.asarray(self.values, dtype=np.int64) / float(10**self.scale)
+        return pa.array(floats, type=pa.float64(), mask=_valid_mask(self.valid))
+
+    def to_text(self) -> pa.Array:
+        v = np.asarray(self.values, dtype=np.int64)
+        magnitude = np.abs(v)
+        unit = 10**self.scale
+        whole = pc.cast(pa.array(magnitude // unit), pa.string())
+        if self.scale:
+            frac = fixed_text(len(v), b".", digits(magnitude % unit, self.scale))
+            text = pc.binary_join_element_wise(whole, frac, "")
+        else:
+            text = whole
+        negative = v < 0
+        if negative.any():
+            text = pc.if_else(pa.array(negative), pc.binary_join_element_wise("-", text, ""), text)
+        if self.valid is not None:
+            text = pc.if_else(pa.array(np.asarray(self.valid, dtype=bool)), text, None)
+        return text
+
+
+@dataclass
+class Dates:
+    days: np.ndarray  # days since 1970-01-01
+
+    def to_arrow(self) -> pa.Array:
+        return pa.array(np.asarray(self.days, dtype=np.int32), type=pa.date32())
+
+    def to_text(self) -> pa.Array:
+        return iso_dates(self.days)
+
+
+@dataclass
+class Codes:
+    """Indexes into `labels`; a negative code is a blank."""
+
+    codes: np.ndarray
+    labels: tuple[str, ...]
+
+    def _dictionary(self) -> pa.DictionaryArray:
+        codes = np.asarray(self.codes, dtype=np.int32)
+        blank = codes < 0
+        mask = pa.array(blank) if blank.any() else None
+        indices = pa.array(np.where(blank, 0, codes), type=pa.int32(), mask=mask)
+        return pa.DictionaryArray.from_arrays(indices, pa.array(self.labels, type=pa.string()))
+
+    def to_arrow(self) -> pa.Array:
+        # Plain strings, so every reader (DuckDB, Spark, pandas) sees text; Parquet still
+        # dictionary-encodes the column.
+        return self._dictionary().cast(pa.string())
+
+    def to_text(self) -> pa.Array:
+        labels = tuple(quote_csv(label) for label in self.labels)
+        return Codes(self.codes, labels)._dictionary().cast(pa.string())
+
+
+@dataclass
+class Text:
+    values: pa.Array  # string
+    safe: bool = False  # True when no value can contain a comma, quote or newline
+
+    def to_arrow(self) -> pa.Array:
+        return self.values
+
+    def to_text(self) -> pa.Array:
+        if self.safe:
+            return self.values
+        return quote_csv_array(self.values)
+
+
+@dataclass
+class Ints:
+    values: np.ndarray
+
+    def to_arrow(self) -> pa.Array:
+        return pa.array(np.asarray(self.values, dtype=np.int64), type=pa.int64())
+
+    def to_text(self) -> pa.Array:
+        return pc.cast(self.to_arrow(), pa.string())
+
+
+Column = Scaled | Dates | Codes | Text | Ints
+
+
+def quote_csv(value: str) -> str:
+    """RFC 4180 quoting, only where needed."""
+    if any(ch in value for ch in '",\r\n'):
+        return '"' + value.replace('"', '""') + '"'
+    return value
+
+
+def quote_csv_array(values: pa.Array) -> pa.Array:
+    needs = pc.match_substring_regex(values, _NEEDS_QUOTES)
+    if not pc.any(needs).as_py():
+        return values
+    quoted = pc.binary_join_element_wise('"', pc.replace_substring(values, '"', '""'), '"', "")
+    return pc.if_else(needs, quoted, values)
+
+
+def csv_lines(columns: list[pa.Array]) -> bytes:
+    """The CSV body for equal-length text columns: one line per row, blanks for nulls."""
+    line = pc.binary_join_element_wise(*columns, ",", null_handling="replace", null_replacement="")
+    line = pc.binary_join_element_wise(line, "", "\n")
+    if isinstance(line, pa.ChunkedArray):
+        line = line.combine_chunks()
+    if len(line) == 0:
+        return b""
+    offsets = np.frombuffer(line.buffers()[1], dtype=np.int32, count=len(line) + 1,
+                            offset=line.offset * 4)  # fmt: skip
+    return line.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]

@@ -1,0 +1,97 @@
+"""Digital sessions of a chunk of customers.
+
+Each customer adopts digital on a day drawn from an S-curve over calendar time (younger
+customers earlier; some never); from then on, while the customer is active, sessions arrive
+per month (Poisson, customer-specific rate). Devices depend on age; session length is
+log-normal by action; pages and actions grow with length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from finrep.schema import ACTION_TYPES, DEVICE_TYPES
+from finrep.synth.customers import CustomerChunk
+from finrep.synth.window import Window
+
+MAX_PER_MONTH = 8
+_ACTION_WEIGHT = np.array([24, 24, 8, 10, 5, 6, 5, 4, 3, 9], dtype=np.float64)
+_ACTION_MINUTES = np.array([2.0, 3.0, 4.0, 11.0, 8.0, 14.0, 5.0, 6.0, 4.0, 9.0])
+# Device mix by age band (Under 30, 30–44, 45–59, 60+):
+# Desktop, Mobile Phone, Tablet, Smart TV, Voice Assistant
+_DEVICE = np.array(
+    [
+        [0.18, 0.66, 0.08, 0.04, 0.04],
+        [0.30, 0.52, 0.10, 0.04, 0.04],
+        [0.45, 0.33, 0.15, 0.03, 0.04],
+        [0.55, 0.18, 0.22, 0.02, 0.03],
+    ]
+)
+assert _DEVICE.shape[1] == len(DEVICE_TYPES) and len(_ACTION_WEIGHT) == len(ACTION_TYPES)
+
+
+@dataclass
+class Sessions:
+    n: int
+    customer: np.ndarray
+    day: np.ndarray
+    action: np.ndarray
+    device: np.ndarray
+    minutes_tenths: np.ndarray
+    pages: np.ndarray
+    actions: np.ndarray
+
+
+def adoption_day(c: CustomerChunk, rng: np.random.Generator) -> np.ndarray:
+    """Day each customer starts using digital channels (far future = never)."""
+    age_2022 = (np.datetime64("2022-01-01", "D").astype(np.int64) - c.birth_day) / 365.2425
+    mid = 2020.8 + np.clip(age_2022 - 40, -20, 45) / 14.0  # 40-year-olds: late 2020
+    year = mid + rng.logistic(0, 1.1, c.n)
+    never = rng.random(c.n) < np.where(age_2022 > 70, 0.35, 0.08)
+    day = np.round((year - 1970) * 365.2425).astype(np.int64)
+    return np.where(never, np.iinfo(np.int32).max, np.maximum(day, c.enroll_day))
+
+
+def build_sessions(
+    c: CustomerChunk, last_day: np.ndarray, window: Window, rng: np.random.Generator
+) -> Sessions:
+    m = window.n_months
+    start = adoption_day(c, rng)
+    start_m = np.where(start <= window.last_day, window.month_index(np.minimum(start,
+                                                                                window.last_day)),
+                       m)  # fmt: skip
+    end_m = window.month_index(last_day)
+    rate = rng.gamma(2.0, 1.1, c.n)  # sessions a month of an adopted customer
+    months = np.arange(m)[None, :]
+    live = (months >= start_m[:, None]) & (months <= end_m[:, None])
+    # Partial first and last months get proportionally fewer sessions.
+    lo = np.maximum(window.month_first[:-1][None, :], start[:, None])
+    hi = np.minimum(window.month_last[None, :], last_day[:, None])
+    frac = np.clip((hi - lo + 1) / window.days_in_month[None, :], 0, 1)
+    counts = np.where(live, rng.poisson(rate[:, None] * frac), 0)
+    counts = np.minimum(counts, MAX_PER_MONTH)
+    cust, month = np.nonzero(counts)
+    reps = counts[cust, month]
+    cust, month = np.repeat(cust, reps), np.repeat(month, reps)
+    n = len(cust)
+    d_lo = np.maximum(window.month_first[month], start[cust])
+    d_hi = np.minimum(window.month_last[month], last_day[cust])
+    day = d_lo + (rng.random(n) * (d_hi - d_lo + 1)).astype(np.int64)
+    order = np.lexsort((day, cust))
+    cust, day = cust[order], day[order]
+
+    action_cum = np.cumsum(_ACTION_WEIGHT / _ACTION_WEIGHT.sum())
+    action = np.minimum(np.searchsorted(action_cum, rng.random(n), side="right"),
+                        len(ACTION_TYPES) - 1)  # fmt: skip
+    age = (day - c.birth_day[cust]) / 365.2425
+    band = np.digitize(age, [30, 45, 60])
+    device_cum = np.cumsum(_DEVICE, axis=1)[band]
+    device = np.minimum((rng.random(n)[:, None] > device_cum).sum(axis=1), len(DEVICE_TYPES) - 1)
+    minutes = _ACTION_MINUTES[action] * np.exp(rng.normal(0, 0.55, n))
+    minutes = minutes * np.where(device == 1, 0.8, 1.0)  # shorter on phones
+    minutes_tenths = np.maximum(np.round(minutes * 10), 2).astype(np.int64)
+    pages = 1 + rng.poisson(0.9 * minutes_tenths / 10)
+    actions = rng.binomial(pages, 0.35)
+    return Sessions(n, cust, day, action, device, minutes_tenths, pages, actions)
