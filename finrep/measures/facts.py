@@ -1,0 +1,400 @@
+"""Pivot-ready fact tables for the workbook: monthly aggregates at a configurable grain.
+
+`fact_tables` returns three frames, by sheet name:
+
+- ``fact_positions_monthly``: assets, flows, open positions and active customers,
+- ``fact_service_monthly``: contacts, satisfaction, handle time, first-contact resolution,
+- ``fact_engagement_monthly``: sessions, users, minutes, pages and actions,
+
+one row per month of the trend window (``report.trend_months`` months ending E) and per
+combination of the dimensions named in ``[xlsx] *_grain`` that has any activity. Every
+aggregation runs in the engine; only the aggregates become pandas frames.
+
+Additive columns (sums and counts) can be summed in a pivot table over any dimension.
+``active_customers``, ``active_users`` and the ``avg_*`` columns are distinct counts and
+means within one row: they do not add up across rows (the data dictionary says so).
+Age bands are taken at the period end E, like everywhere else in the pack.
+
+Each frame carries its data dictionary in ``frame.attrs``: ``units`` (column → unit of
+`finrep.pack.UNITS`), ``descriptions`` (column → plain words), ``grain`` and ``title``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from finrep.config import Config
+from finrep.engine import execute
+from finrep.errors import DataError
+from finrep.measures.context import MeasureContext
+from finrep.period import Period, month_end
+from finrep.schema import ISSUE_REASONS
+
+EXCEL_MAX_ROWS = 1_048_576  # rows per worksheet, the header row included
+FCR_DAYS = 7  # MEASURES.md: "within 7 days" means d−7 ≤ date ≤ d+7
+
+POSITIONS = "fact_positions_monthly"
+SERVICE = "fact_service_monthly"
+ENGAGEMENT = "fact_engagement_monthly"
+FACT_NAMES = (POSITIONS, SERVICE, ENGAGEMENT)
+
+
+@dataclass(frozen=True)
+class FactColumn:
+    name: str
+    unit: str  # one of finrep.pack.UNITS
+    description: str
+
+
+# Dimensions: grain key → output columns (an attribute of a key, like a product's category,
+# comes along: it does not change the grain and saves the analyst a lookup).
+_DIMENSION_COLUMNS: dict[str, tuple[FactColumn, ...]] = {
+    "month": (FactColumn("month", "date", "First day of the calendar month."),),
+    "product": (
+        FactColumn("product_id", "text", "Product key (products.product_id)."),
+        FactColumn("product", "text", "Product name (products.product_name)."),
+        FactColumn("category", "text", "Product category (products.product_category)."),
+    ),
+    "category": (FactColumn("category", "text", "Product category (products.product_category)."),),
+    "risk_level": (FactColumn("risk_level", "text", "Product risk level (products.risk_level)."),),
+    "segment": (FactColumn("segment", "text", "Customer wealth segment (customer_segment)."),),
+    "region": (FactColumn("region", "text", "US Census region of the customer's state."),),
+    "state": (FactColumn("state", "text", "Customer's US state, two-letter code."),),
+    "age_band": (FactColumn("age_band", "text", "Customer's age band at the period end."),),
+    "channel": (FactColumn("channel", "text", "Channel (see the table's description)."),),
+    "advisor": (FactColumn("advisor_id", "text", "Advisor assigned to the position."),),
+    "reason": (FactColumn("reason", "text", "Contact reason (reason_code)."),),
+    "resolution": (FactColumn("resolution", "text", "Outcome of the contact."),),
+    "device": (FactColumn("device", "text", "Device type of the session."),),
+    "action": (FactColumn("action", "text", "Main action of the session (action_type)."),),
+}
+
+_CHANNEL_TEXT = {
+    POSITIONS: "Channel the position was opened through (enrollments.channel).",
+    SERVICE: "Contact channel (service_interactions.channel).",
+}
+
+_ALLOWED = {
+    POSITIONS: ("month", "product", "category", "risk_level", "segment", "region", "state",
+                "age_band", "channel", "advisor"),
+    SERVICE: ("month", "channel", "reason", "resolution", "segment", "region", "state",
+              "age_band"),
+    ENGAGEMENT: ("month", "device", "action", "segment", "region", "state", "age_band"),
+}  # fmt: skip
+
+_GRAIN_KEY = {POSITIONS: "positions_grain", SERVICE: "service_grain",
+              ENGAGEMENT: "engagement_grain"}  # fmt: skip
+
+_MEASURES: dict[str, tuple[FactColumn, ...]] = {
+    POSITIONS: (
+        FactColumn("aum", "currency", "AUM: sum of each position's last balance in the month "
+                   "(a stock: do not add months together)."),
+        FactColumn("new_money", "currency", "Initial investments of enrollments dated in the "
+                   "month."),
+        FactColumn("contributions", "currency", "Contributions in the month (month-to-date "
+                   "value of each position's last balance row)."),
+        FactColumn("withdrawals", "currency", "Withdrawals in the month."),
+        FactColumn("investment_returns", "currency", "Investment returns in the month (may be "
+                   "negative)."),
+        FactColumn("fees", "currency", "Fees charged in the month."),
+        FactColumn("open_positions", "count", "Positions open at the month end."),
+        FactColumn("active_customers", "count", "Distinct customers with a position of this "
+                   "row open at the month end (not additive across rows)."),
+    ),
+    SERVICE: (
+        FactColumn("contacts", "count", "Contacts dated in the month."),
+        FactColumn("first_contacts", "count", "Contacts with no contact by the same customer "
+                   "for the same reason in the 7 days before."),
+        FactColumn("fcr_contacts", "count", "First contacts Resolved with no repeat in the 7 "
+                   "days after (FCR = fcr_contacts / first_contacts)."),
+        FactColumn("resolved_contacts", "count", "Contacts with status Resolved."),
+        FactColumn("issue_contacts", "count", "Contacts for a complaint, technical support or "
+                   "a transaction issue."),
+        FactColumn("scored_contacts", "count", "Contacts with a satisfaction score."),
+        FactColumn("satisfaction_sum", "number", "Sum of satisfaction scores (divide by "
+                   "scored_contacts for the mean)."),
+        FactColumn("csat_contacts", "count", "Scored contacts with a score of 4 or more."),
+        FactColumn("handle_minutes", "minutes", "Total handle time, minutes."),
+        FactColumn("avg_satisfaction", "score", "Mean satisfaction of the row's scored contacts "
+                   "(not additive)."),
+        FactColumn("avg_handle_minutes", "minutes", "Mean handle time of the row's contacts "
+                   "(not additive)."),
+    ),
+    ENGAGEMENT: (
+        FactColumn("sessions", "count", "Sessions (engagement rows) dated in the month."),
+        FactColumn("active_users", "count", "Distinct customers with a session in the row "
+                   "(not additive across rows)."),
+        FactColumn("session_minutes", "minutes", "Total session time, minutes."),
+        FactColumn("pages_viewed", "count", "Pages viewed."),
+        FactColumn("actions_taken", "count", "Actions taken."),
+        FactColumn("avg_session_minutes", "minutes", "Mean session length of the row (not "
+                   "additive)."),
+    ),
+}  # fmt: skip
+
+_TITLES = {
+    POSITIONS: "Positions by month: assets, flows, open positions, active customers.",
+    SERVICE: "Customer-service contacts by month.",
+    ENGAGEMENT: "Digital sessions by month.",
+}
+
+
+def grain_of(name: str, config: Config) -> tuple[str, ...]:
+    """The configured grain of fact table `name`, checked; `month` always comes first."""
+    key = _GRAIN_KEY[name]
+    grain = tuple(getattr(config.xlsx, key))
+    allowed = _ALLOWED[name]
+    for g in grain:
+        if g not in allowed:
+            raise DataError(
+                f"xlsx.{key}: unknown dimension {g!r}; choose from {', '.join(allowed)}"
+            )
+    if len(set(grain)) != len(grain):
+        raise DataError(f"xlsx.{key}: a dimension is listed twice ({', '.join(grain)})")
+    return ("month",) + tuple(g for g in grain if g != "month")
+
+
+def fact_columns(name: str, grain: tuple[str, ...]) -> tuple[FactColumn, ...]:
+    """Every column of fact table `name` at `grain`, in output order."""
+    seen: dict[str, FactColumn] = {}
+    for g in grain:
+        for col in _DIMENSION_COLUMNS[g]:
+            if col.name == "channel" and name in _CHANNEL_TEXT:
+                col = FactColumn("channel", "text", _CHANNEL_TEXT[name])
+            seen.setdefault(col.name, col)
+    for col in _MEASURES[name]:
+        seen[col.name] = col
+    return tuple(seen.values())
+
+
+def _dimension_names(name: str, grain: tuple[str, ...]) -> list[str]:
+    measures = {c.name for c in _MEASURES[name]}
+    return [c.name for c in fact_columns(name, grain) if c.name not in measures]
+
+
+# ---- positions ------------------------------------------------------------------------------
+def _position_attributes(ctx: MeasureContext) -> ir.Table:
+    """One row per position with its product and customer attributes (all dimensions)."""
+    p = ctx.positions
+    c = ctx.customers
+    p = p.join(c, "customer_id")
+    return p.select(
+        "customer_id",
+        "product_id",
+        "open_date",
+        "close_date",
+        product=p.product_name,
+        category=p.category,
+        risk_level=p.risk_level,
+        channel=p.channel,
+        advisor_id=p.advisor_id,
+        segment=p.segment,
+        region=p.region,
+        state=p.state,
+        age_band=p.age_band,
+    )
+
+
+def _zero_fill(t: ir.Table, keys: list[str], measures: tuple[FactColumn, ...]) -> ir.Table:
+    """`t` with every measure column present (0 where `t` lacks it), keys and measures only."""
+    values = {}
+    for m in measures:
+        if m.name in t.columns:
+            values[m.name] = t[m.name].cast("float64")
+        else:
+            values[m.name] = ibis.literal(0.0, "float64")
+    return t.select(*keys, **values)
+
+
+def _positions(ctx: MeasureContext, window: Period, dims: list[str]) -> ir.Table:
+    attrs = _position_attributes(ctx)
+    keys = ["month", *dims]
+    pair = ["customer_id", "product_id"]
+    measures = _MEASURES[POSITIONS]
+    by_pair = attrs.select(*dict.fromkeys([*pair, *dims]))  # product_id may be a dimension
+
+    s = ctx.snapshots
+    s = s.filter(s.month >= window.start, s.month <= window.end)
+    s = s.join(by_pair, pair)
+    snaps = s.group_by(keys).aggregate(
+        aum=s.balance.sum(),
+        contributions=s.contributions_mtd.sum(),
+        withdrawals=s.withdrawals_mtd.sum(),
+        investment_returns=s.investment_returns_mtd.sum(),
+        fees=s.fees_mtd.sum(),
+    )
+
+    e = ctx.enrollments
+    e = e.filter(e.enrollment_date >= window.start, e.enrollment_date <= window.end)
+    e = e.select(*pair, "initial_investment", month=e.enrollment_date.truncate("M"))
+    e = e.join(by_pair, pair)
+    new_money = e.group_by(keys).aggregate(new_money=e.initial_investment.sum())
+
+    ends = ibis.memtable(
+        pd.DataFrame(
+            {
+                "month": pd.to_datetime(window.month_starts),
+                "month_end": pd.to_datetime([month_end(m) for m in window.month_starts]),
+            }
+        )
+    ).mutate(month=ibis._.month.cast("date"), month_end=ibis._.month_end.cast("date"))
+    a = attrs.select("customer_id", "open_date", "close_date", *dims)
+    o = a.cross_join(ends)
+    o = o.filter(o.open_date <= o.month_end, o.close_date.isnull() | (o.close_date > o.month_end))
+    open_ = o.group_by(keys).aggregate(
+        open_positions=o.count(), active_customers=o.customer_id.nunique()
+    )
+
+    parts = [_zero_fill(t, keys, measures) for t in (snaps, new_money, open_)]
+    u = parts[0].union(parts[1]).union(parts[2])
+    return u.group_by(keys).aggregate(**{m.name: u[m.name].sum() for m in measures})
+
+
+# ---- service --------------------------------------------------------------------------------
+def _service(ctx: MeasureContext, window: Period, dims: list[str]) -> ir.Table:
+    """First contacts look ±7 days around each contact, across every channel (a phone call
+    followed by a chat about the same reason two days later was not resolved first time), so
+    the look-around reads the customer-filtered table before the channel filter."""
+    days = ibis.interval(days=FCR_DAYS)
+    s = ctx.tables["service_interactions"].semi_join(ctx.customers, "customer_id")
+    lo = window.start - timedelta(days=FCR_DAYS)
+    hi = window.end + timedelta(days=FCR_DAYS)
+    s = s.filter(s.date >= lo, s.date <= hi)
+    w = ibis.window(group_by=[s.customer_id, s.reason_code], order_by=[s.date, s.interaction_id])
+    s = s.mutate(_prev=s.date.lag().over(w), _next=s.date.lead().over(w))
+    first = s._prev.isnull() | (s._prev < s.date - days)
+    no_repeat = s._next.isnull() | (s._next > s.date + days)
+    resolved = (s.resolution_status == "Resolved").fill_null(False)
+    s = s.mutate(is_first=first, is_resolved=resolved, is_fcr=first & resolved & no_repeat)
+    s = s.filter(s.date >= window.start, s.date <= window.end)
+    if ctx.filters.channel:
+        s = s.filter(s.channel.isin(ctx.filters.channel))
+    s = s.join(ctx.customers.select("customer_id", "segment", "region", "state", "age_band"),
+               "customer_id")  # fmt: skip
+    s = s.mutate(month=s.date.truncate("M"), reason=s.reason_code, resolution=s.resolution_status)
+    keys = ["month", *dims]
+    iid = s.interaction_id
+    score = s.satisfaction_score
+    t = s.group_by(keys).aggregate(
+        contacts=iid.count(),
+        first_contacts=iid.count(where=s.is_first),
+        fcr_contacts=iid.count(where=s.is_fcr),
+        resolved_contacts=iid.count(where=s.is_resolved),
+        issue_contacts=iid.count(where=s.reason_code.isin(ISSUE_REASONS)),
+        scored_contacts=score.count(),
+        satisfaction_sum=score.sum(),
+        csat_contacts=iid.count(where=score >= 4),
+        handle_minutes=s.duration_minutes.sum(),
+        avg_satisfaction=score.mean(),
+        avg_handle_minutes=s.duration_minutes.mean(),
+    )
+    return t
+
+
+# ---- engagement -----------------------------------------------------------------------------
+def _engagement(ctx: MeasureContext, window: Period, dims: list[str]) -> ir.Table:
+    g = ctx.engagement
+    g = g.filter(g.date >= window.start, g.date <= window.end)
+    g = g.join(ctx.customers.select("customer_id", "segment", "region", "state", "age_band"),
+               "customer_id")  # fmt: skip
+    g = g.mutate(month=g.date.truncate("M"), device=g.device_type, action=g.action_type)
+    keys = ["month", *dims]
+    return g.group_by(keys).aggregate(
+        sessions=g.count(),
+        active_users=g.customer_id.nunique(),
+        session_minutes=g.session_duration.sum(),
+        pages_viewed=g.pages_viewed.sum(),
+        actions_taken=g.actions_taken.sum(),
+        avg_session_minutes=g.session_duration.mean(),
+    )
+
+
+_BUILDERS: dict[str, Callable[[MeasureContext, Period, list[str]], ir.Table]] = {
+    POSITIONS: _positions,
+    SERVICE: _service,
+    ENGAGEMENT: _engagement,
+}
+
+
+def _typed(frame: pd.DataFrame, name: str, grain: tuple[str, ...]) -> pd.DataFrame:
+    """Order and type the columns: dates as datetime64, counts as int64, money to the cent."""
+    columns = fact_columns(name, grain)
+    dims = [c.name for c in columns if c.unit in ("text", "date")]
+    out = pd.DataFrame(index=frame.index)
+    for col in columns:
+        s = frame[col.name]
+        if col.unit == "date":
+            out[col.name] = pd.to_datetime(s).astype("datetime64[ns]")
+        elif col.unit == "text":
+            out[col.name] = s.fillna("Unknown").astype(str)
+        elif col.unit == "count":
+            out[col.name] = pd.to_numeric(s).fillna(0).round().astype("int64")
+        elif col.unit == "currency":
+            out[col.name] = pd.to_numeric(s).astype("float64").fillna(0.0).round(2)
+        elif col.name.startswith("avg_"):
+            out[col.name] = pd.to_numeric(s).astype("float64")  # null: nothing to average
+        else:
+            out[col.name] = pd.to_numeric(s).astype("float64").fillna(0.0)
+    out = out.sort_values(dims, kind="stable", ignore_index=True)
+    out.attrs = {
+        "title": _TITLES[name],
+        "grain": grain,
+        "units": {c.name: c.unit for c in columns},
+        "descriptions": {c.name: c.description for c in columns},
+    }
+    return out
+
+
+def _check_rows(name: str, rows: int, grain: tuple[str, ...]) -> None:
+    if rows + 1 > EXCEL_MAX_ROWS:
+        key = _GRAIN_KEY[name]
+        finest = [g for g in grain if g not in ("month",)]
+        raise DataError(
+            f"{name}: {rows:,} rows at grain {' × '.join(grain)} would pass Excel's limit of "
+            f"{EXCEL_MAX_ROWS - 1:,} data rows per sheet. Coarsen the grain in the config: "
+            f"drop a dimension from [xlsx] {key} (e.g. {finest[-1]!r}), or shorten "
+            "report.trend_months, or cut the pack with filters (--burst / --segment …)."
+        )
+
+
+def fact_tables(ctx: MeasureContext, period: Period, config: Config) -> dict[str, pd.DataFrame]:
+    """The three fact tables over the `report.trend_months` months ending `period.end`.
+
+    Raises DataError when a grain names an unknown dimension, or when a table would not fit
+    on one Excel sheet (the message says how to coarsen the grain).
+    """
+    window = window_of(period, config)
+    out: dict[str, pd.DataFrame] = {}
+    for name in FACT_NAMES:
+        grain = grain_of(name, config)
+        dims = _dimension_names(name, grain)[1:]  # without month
+        expr = _BUILDERS[name](ctx, window, dims)
+        frame = execute(expr)
+        _check_rows(name, len(frame), grain)
+        out[name] = _typed(frame, name, grain)
+    return out
+
+
+def window_of(period: Period, config: Config) -> Period:
+    """The months the fact tables cover (the trend window ending E)."""
+    return period.trailing(max(int(config.report.trend_months), period.n_months))
+
+
+__all__ = [
+    "ENGAGEMENT",
+    "EXCEL_MAX_ROWS",
+    "FACT_NAMES",
+    "POSITIONS",
+    "SERVICE",
+    "FactColumn",
+    "fact_columns",
+    "fact_tables",
+    "grain_of",
+    "window_of",
+]
