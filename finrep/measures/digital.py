@@ -1,0 +1,336 @@
+"""Digital Engagement page: session KPIs (MEASURES.md, Digital) and the page's six visuals.
+
+Sessions come from `ctx.engagement` (customer and `--device` filters applied). Each visual
+is one ibis aggregate executed into a frame of at most a few hundred rows.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from finrep.config import Config
+from finrep.engine import execute
+from finrep.measures.context import MeasureContext
+from finrep.pack import Definition, Visual
+from finrep.period import Period, add_months, month_start
+from finrep.schema import ACTION_TYPES, AGE_BANDS, DEVICE_TYPES, REGIONS
+
+# key → (label, unit, higher_is_better), for the KPI strip.
+KPIS: dict[str, tuple[str, str, bool]] = {
+    "digital_active_users": ("Digital active users", "count", True),
+    "digital_engagement_rate": ("Digital engagement", "pct", True),
+    "mobile_adoption_rate": ("Mobile adoption", "pct", True),
+    "sessions": ("Sessions", "count", True),
+    "avg_session_minutes": ("Avg session", "minutes", True),
+}
+
+DEFINITIONS: tuple[Definition, ...] = (
+    Definition(
+        "digital_active_users",
+        "Digital active users",
+        "Distinct customers with at least one digital session in the period (per month: "
+        "monthly active users, MAU).",
+    ),
+    Definition(
+        "digital_engagement_rate",
+        "Digital engagement rate",
+        "Digital active users divided by active customers at the period end.",
+    ),
+    Definition(
+        "mobile_adoption_rate",
+        "Mobile adoption",
+        "Share of digital active users with at least one session on a mobile device (Mobile "
+        "Phone, Tablet, or any device type containing “Mobile”) in the period.",
+    ),
+    Definition("sessions", "Sessions", "Digital sessions (engagement rows) in the period."),
+    Definition(
+        "avg_session_minutes",
+        "Average session",
+        "Mean session duration in minutes over the period's sessions (the trend also shows "
+        "the median).",
+    ),
+    Definition(
+        "aum_change_yoy",
+        "AUM change YoY",
+        "AUM at the period end against AUM twelve months earlier, in percent of the earlier "
+        "figure.",
+    ),
+)
+
+
+def is_mobile_expr(device_type: ir.StringColumn) -> ir.BooleanColumn:
+    """`finrep.schema.is_mobile_device` in the engine (null device → not mobile)."""
+    mobile = device_type.isin(("Mobile Phone", "Tablet")) | device_type.lower().contains("mobile")
+    return mobile.fill_null(False)
+
+
+def _sessions_in(ctx: MeasureContext, start: date, end: date) -> ir.Table:
+    g = ctx.engagement
+    return g.filter(g.date >= start, g.date <= end)
+
+
+def _ratio(num: float | None, den: float | None) -> float | None:
+    if num is None or not den or pd.isna(num) or pd.isna(den):
+        return None
+    return float(num) / float(den)
+
+
+def digital_kpis(
+    ctx: MeasureContext, period: Period, active_customers: int | None
+) -> dict[str, float | None]:
+    """digital_active_users, digital_engagement_rate (users / `active_customers`),
+    mobile_adoption_rate (0–1), sessions, avg_session_minutes; None where not computable.
+
+    The engagement rate is taken as defined: users with a session in P over customers active
+    at E, so a customer who used the app in P but closed every position before E counts in
+    the numerator only (the rate can then exceed 1 in principle).
+    """
+    g = _sessions_in(ctx, period.start, period.end)
+    mobile = is_mobile_expr(g.device_type)
+    row = execute(
+        g.aggregate(
+            users=g.customer_id.nunique(),
+            mobile_users=g.customer_id.nunique(where=mobile),
+            sessions=g.count(),
+            duration_sum=g.session_duration.sum(),
+            duration_n=g.session_duration.count(),
+        )
+    ).iloc[0]
+    users = int(row["users"])
+    return {
+        "digital_active_users": users,
+        "digital_engagement_rate": _ratio(users, active_customers),
+        "mobile_adoption_rate": _ratio(row["mobile_users"], users),
+        "sessions": int(row["sessions"]),
+        "avg_session_minutes": _ratio(row["duration_sum"], row["duration_n"]),
+    }
+
+
+# ---- visuals ----------------------------------------------------------------------------
+def digital_visuals(ctx: MeasureContext, period: Period, config: Config) -> tuple[Visual, ...]:
+    """The six visuals of the Digital Engagement page (pack.PAGE_LAYOUT["digital"])."""
+    trail = period.trailing(config.report.trend_months)
+    monthly = _monthly(ctx, trail)
+    mix = _mix(ctx, period)
+    return (
+        _engagement_trend(monthly, trail),
+        _device_distribution(mix, period.label),
+        _digital_actions(mix, period.label),
+        _usage_by_age_device(mix, period.label),
+        _session_duration_trend(monthly, trail),
+        _engagement_vs_growth(ctx, period),
+    )
+
+
+def _monthly(ctx: MeasureContext, trail: Period) -> pd.DataFrame:
+    """x (month start), mau, sessions, mean, median over the trend window (one query).
+
+    Months before the first month with any engagement row (unfiltered) are left out; later
+    months without sessions are zero (mean and median null).
+    """
+    g = _sessions_in(ctx, trail.start, trail.end)
+    g = g.mutate(month=g.date.truncate("M"))
+    agg = g.group_by("month").aggregate(
+        mau=g.customer_id.nunique(),
+        sessions=g.count(),
+        mean=g.session_duration.mean(),
+        median=g.session_duration.median(),
+    )
+    frame = execute(agg)
+    frame["month"] = pd.to_datetime(frame["month"])
+    first = execute(ctx.tables["engagement"].date.min())
+    months = [pd.Timestamp(add_months(trail.start, i)) for i in range(trail.n_months)]
+    if first is not None and not pd.isna(first):
+        months = [m for m in months if m >= pd.Timestamp(month_start(first))]
+    frame = frame.set_index("month").reindex(months)
+    frame[["mau", "sessions"]] = frame[["mau", "sessions"]].fillna(0).astype("int64")
+    frame[["mean", "median"]] = frame[["mean", "median"]].astype("float64")
+    return frame.rename_axis("x").reset_index()
+
+
+def _mix(ctx: MeasureContext, period: Period) -> pd.DataFrame:
+    """Sessions in P by device × action × age band at E (one query, ≤ a few hundred rows)."""
+    g = _sessions_in(ctx, period.start, period.end)
+    g = g.join(ctx.customers.select("customer_id", "age_band"), "customer_id")
+    agg = g.group_by(["device_type", "action_type", "age_band"]).aggregate(sessions=g.count())
+    mix = execute(agg)
+    mix["sessions"] = mix["sessions"].astype("int64")
+    return mix
+
+
+def _ordered(values, order: tuple[str, ...]) -> list[str]:
+    """`values` in the order of `order`, unknown ones after it alphabetically."""
+    present = {str(v) for v in values}
+    return [v for v in order if v in present] + sorted(v for v in present if v not in order)
+
+
+def _engagement_trend(monthly: pd.DataFrame, trail: Period) -> Visual:
+    data = monthly[["x", "mau", "sessions"]]
+    empty = data["sessions"].sum() == 0
+    return Visual(
+        key="engagement_trend",
+        title="Digital engagement trend",
+        caption=f"Monthly active users (left axis) and sessions (right axis), {trail.label}.",
+        kind="line",
+        data=data.iloc[0:0] if empty else data,
+        units={"x": "date", "mau": "count", "sessions": "count"},
+        labels={"x": "Month", "mau": "Monthly active users", "sessions": "Sessions"},
+        definitions=("digital_active_users", "sessions"),
+        options={"secondary": ("sessions",)},
+        note=f"No digital sessions in {trail.label}." if empty else "",
+    )
+
+
+def _counts_by(mix: pd.DataFrame, column: str, order: tuple[str, ...]) -> pd.DataFrame:
+    by = mix.groupby(column)["sessions"].sum()
+    by = by[by > 0]
+    data = pd.DataFrame({"label": by.index.astype(str), "value": by.to_numpy(dtype="int64")})
+    rank = {v: i for i, v in enumerate(order)}
+    data["_o"] = data["label"].map(lambda v: rank.get(v, len(order)))
+    data = data.sort_values(["value", "_o", "label"], ascending=[False, True, True])
+    return data.drop(columns="_o").reset_index(drop=True)
+
+
+def _device_distribution(mix: pd.DataFrame, label: str) -> Visual:
+    data = _counts_by(mix, "device_type", DEVICE_TYPES)
+    return Visual(
+        key="device_distribution",
+        title="Device distribution",
+        caption=f"Sessions by device type, {label}.",
+        kind="donut",
+        data=data,
+        units={"label": "text", "value": "count"},
+        labels={"label": "Device", "value": "Sessions"},
+        definitions=("sessions", "mobile_adoption_rate"),
+        note="" if len(data) else f"No digital sessions in {label}.",
+    )
+
+
+def _digital_actions(mix: pd.DataFrame, label: str) -> Visual:
+    data = _counts_by(mix, "action_type", ACTION_TYPES)
+    return Visual(
+        key="digital_actions",
+        title="Most common digital actions",
+        caption=f"Sessions by main action, {label}.",
+        kind="bar",
+        data=data,
+        units={"label": "text", "value": "count"},
+        labels={"label": "Action", "value": "Sessions"},
+        definitions=("sessions",),
+        options={"orientation": "h"},
+        note="" if len(data) else f"No digital sessions in {label}.",
+    )
+
+
+def _usage_by_age_device(mix: pd.DataFrame, label: str) -> Visual:
+    devices = _ordered(mix["device_type"].unique(), DEVICE_TYPES)
+    bands = _ordered(mix["age_band"].unique(), AGE_BANDS)
+    wide = mix.pivot_table(
+        index="age_band", columns="device_type", values="sessions", aggfunc="sum", fill_value=0
+    )
+    wide = wide.reindex(index=bands, columns=devices, fill_value=0).astype("int64")
+    wide.columns.name = None
+    data = wide.rename_axis("x").reset_index()
+    return Visual(
+        key="usage_by_age_device",
+        title="Usage by age band and device",
+        caption=f"Sessions by the customer's age band and device type, {label}.",
+        kind="stacked",
+        data=data,
+        units={"x": "text", **{d: "count" for d in devices}},
+        labels={"x": "Age band"},
+        definitions=("sessions",),
+        options={"orientation": "h"},
+        note="" if len(data) else f"No digital sessions in {label}.",
+    )
+
+
+def _session_duration_trend(monthly: pd.DataFrame, trail: Period) -> Visual:
+    data = monthly[["x", "mean", "median"]]
+    empty = data["mean"].notna().sum() == 0
+    return Visual(
+        key="session_duration_trend",
+        title="Session duration trend",
+        caption=f"Mean and median session length per month, in minutes, {trail.label}.",
+        kind="line",
+        data=data.iloc[0:0] if empty else data,
+        units={"x": "date", "mean": "minutes", "median": "minutes"},
+        labels={"x": "Month", "mean": "Mean", "median": "Median"},
+        definitions=("avg_session_minutes",),
+        note=f"No digital sessions in {trail.label}." if empty else "",
+    )
+
+
+def _engagement_vs_growth(ctx: MeasureContext, period: Period) -> Visual:
+    """One point per state: x sessions in P per active customer at E, y AUM change YoY (AUM
+    at E vs E−12 months), size active customers at E, label state, group region."""
+    cust = ctx.customers.select("customer_id", "state", "region")
+    g = _sessions_in(ctx, period.start, period.end)
+    sessions = (
+        g.join(cust, "customer_id").group_by("state").aggregate(sessions=ibis._.count())
+    )  # fmt: skip
+    active = (
+        ctx.active_customers_at(period.end)
+        .join(cust, "customer_id")
+        .group_by("state")
+        .aggregate(active=ibis._.count())
+    )
+    now, before = month_start(period.end), add_months(period.end, -12)
+    s = ctx.snapshots
+    s = s.filter(s.month.isin((now, before))).join(cust, "customer_id")
+    aum = s.group_by("state").aggregate(
+        aum=s.balance.sum(where=s.month == now),
+        aum_ly=s.balance.sum(where=s.month == before),
+    )
+    states = cust.select("state", "region").distinct()
+    j = states.left_join(sessions, "state").select(~ibis.selectors.matches("_right$"))
+    j = j.left_join(active, "state").select(~ibis.selectors.matches("_right$"))
+    j = j.left_join(aum, "state").select(~ibis.selectors.matches("_right$"))
+    frame = execute(j)
+
+    active_n = pd.to_numeric(frame["active"]).fillna(0)
+    sessions_n = pd.to_numeric(frame["sessions"]).fillna(0)
+    aum_now = pd.to_numeric(frame["aum"]).fillna(0.0)
+    aum_ly = pd.to_numeric(frame["aum_ly"])
+    data = pd.DataFrame(
+        {
+            "x": (sessions_n / active_n).where(active_n > 0),
+            "y": ((aum_now - aum_ly) / aum_ly).where(aum_ly > 0),
+            "group": frame["region"].astype(str),
+            "size": active_n.astype("int64"),
+            "label": frame["state"].astype(str),
+        }
+    )
+    shown = data.dropna(subset=["x", "y"])
+    region_rank = {r: i for i, r in enumerate(REGIONS)}
+    shown = shown.assign(_r=shown["group"].map(lambda r: region_rank.get(r, len(REGIONS))))
+    shown = shown.sort_values(["_r", "label"]).drop(columns="_r").reset_index(drop=True)
+    left_out = len(data) - len(shown)
+    note = ""
+    if left_out:
+        note = (
+            f"{left_out} state(s) not shown: no active customers at {period.end:%b %Y} "
+            f"or no AUM twelve months earlier."
+        )
+    return Visual(
+        key="engagement_vs_growth",
+        title="Engagement vs growth by state",
+        caption=f"Sessions per active customer ({period.label}) against AUM change over the "
+        f"year to {period.end:%b %Y}; bubble size = active customers.",
+        kind="scatter",
+        data=shown,
+        units={"x": "ratio", "y": "return", "group": "text", "size": "count", "label": "text"},
+        labels={
+            "x": "Sessions per active customer",
+            "y": "AUM change YoY",
+            "group": "Region",
+            "size": "Active customers",
+            "label": "State",
+        },
+        definitions=("sessions", "active_customers", "aum", "aum_change_yoy"),
+        note=note,
+    )
