@@ -9,10 +9,17 @@ Vocabulary follows MEASURES.md:
 - it is *open at t* when ``open_date <= t`` and (no close date or ``close_date > t``);
 - its *snapshot* in month m is its balance row with the latest date in m (ties: larger
   balance_id).
+
+Two small derived tables are materialised once, on first use (ibis ``cache``): per-position
+balance statistics (last balance date, whether some month holds several rows) and the
+positions themselves. Everything else stays a lazy expression. Snapshots only pay for the
+expensive "latest row of the month" ranking on the few positions that need it: most data has
+one row per position per month, and there every row is its month's snapshot.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -21,9 +28,27 @@ import ibis
 import ibis.expr.types as ir
 
 from finrep.config import Config
+from finrep.engine import execute
 from finrep.filters import Filters
 from finrep.schema import AGE_BANDS, STATE_REGION
 from finrep.sources import Tables
+
+_BLOCK = 31  # months per block in `balance_stats` (2**31 fits a 64-bit sum)
+
+
+_names = itertools.count(1)
+
+
+def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
+    """Run `expr` once and keep its rows in the engine (a temporary table on DuckDB; the
+    engine's own cache elsewhere). Later queries read the stored rows instead of recomputing.
+
+    DuckDB temporary tables live as long as the connection. (ibis' ``cache()`` is avoided on
+    DuckDB: with the installed sqlglot, dropping a cached table at exit prints a parser error.)
+    """
+    if getattr(con, "name", "") == "duckdb":
+        return con.create_table(f"_finrep_m{next(_names)}", expr, temp=True)
+    return expr.cache()
 
 
 def age_band_expr(birth_date: ir.DateColumn, at: date) -> ir.StringColumn:
@@ -143,10 +168,7 @@ class MeasureContext:
             .group_by(["customer_id", "product_id"])
             .aggregate(churn_close=r.churn_date.min())
         )
-        b = self.balances
-        last_row = b.group_by(["customer_id", "product_id"]).aggregate(
-            last_balance_date=b.date.max()
-        )
+        last_row = self.balance_stats.select("customer_id", "product_id", "last_balance_date")
         pos = pos.left_join(churn, ["customer_id", "product_id"]).select(
             ~ibis.selectors.matches("_right$")
         )
@@ -157,9 +179,9 @@ class MeasureContext:
             pos.churn_close,
             ibis.ifelse(pos.closed_status, pos.last_balance_date, ibis.null("date")),
         )
-        return pos.mutate(close_date=close).drop(
-            "churn_close", "closed_status", "last_balance_date"
-        )
+        pos = pos.mutate(close_date=close).drop("churn_close", "closed_status", "last_balance_date")
+        # Materialised: every page asks who is open or active when (a few MB per million).
+        return materialise(self.tables.con, pos)
 
     def open_positions_at(self, t: date) -> ir.Table:
         p = self.positions
@@ -173,6 +195,29 @@ class MeasureContext:
 
     # ---- snapshots -------------------------------------------------------------------
     @cached_property
+    def balance_stats(self) -> ir.Table:
+        """Per position (all balance rows, before filters): ``last_balance_date`` and
+        ``several_rows`` (True when some month holds more than one of its balance rows).
+
+        One aggregation over the balances, materialised. "Several rows in a month" is found
+        without ranking every row: per position and block of 31 months, the sum of
+        ``2**(month index mod 31)`` over its rows has one bit per row exactly when no month
+        repeats (a repeated month carries into another bit). Portable arithmetic only.
+        """
+        b = self.tables["account_balances"]
+        index = b.date.year().cast("int64") * 12 + b.date.month().cast("int64") - 1
+        bit = ibis.literal(1, "int64") << (index % _BLOCK)
+        blocks = b.group_by(
+            customer_id=b.customer_id, product_id=b.product_id, block=index // _BLOCK
+        ).aggregate(rows=b.count(), bits=bit.sum(), last_date=b.date.max())
+        ones = sum(((blocks.bits // (2**i)) % 2 for i in range(_BLOCK)), ibis.literal(0, "int64"))
+        repeated = (blocks.bits >= 2**_BLOCK) | (ones != blocks.rows)
+        stats = blocks.group_by(["customer_id", "product_id"]).aggregate(
+            last_balance_date=blocks.last_date.max(), several_rows=repeated.any()
+        )
+        return materialise(self.tables.con, stats)
+
+    @cached_property
     def snapshots(self) -> ir.Table:
         """One row per position per month: the month's last balance row (ties: larger id).
 
@@ -180,12 +225,22 @@ class MeasureContext:
         withdrawals_mtd, investment_returns_mtd, fees_mtd.
         """
         b = self.balances
-        w = ibis.window(
-            group_by=[b.customer_id, b.product_id, b.month],
-            order_by=[ibis.desc(b.date), ibis.desc(b.balance_id)],
+        s = self.balance_stats
+        several = materialise(
+            self.tables.con, s.filter(s.several_rows).select("customer_id", "product_id")
         )
-        ranked = b.mutate(_rn=ibis.row_number().over(w))
-        return ranked.filter(ranked._rn == 0).drop("_rn", "balance_id")
+        keys = ["customer_id", "product_id"]
+        if execute(several.count()) == 0:
+            return b.drop("balance_id")
+        single = b.anti_join(several, keys)
+        multi = b.semi_join(several, keys)
+        w = ibis.window(
+            group_by=[multi.customer_id, multi.product_id, multi.month],
+            order_by=[ibis.desc(multi.date), ibis.desc(multi.balance_id)],
+        )
+        ranked = multi.mutate(_rn=ibis.row_number().over(w))
+        latest = ranked.filter(ranked._rn == 0).drop("_rn")
+        return single.union(latest.select(*single.columns)).drop("balance_id")
 
     # ---- service and engagement ---------------------------------------------------------
     @cached_property
