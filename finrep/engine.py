@@ -20,7 +20,12 @@ def connect(config: Config | None = None, engine: str | None = None) -> ibis.Bas
     name = engine or (config.engine.name if config else "duckdb")
     if name == "duckdb":
         return ibis.duckdb.connect()
-    raise ConfigError(f"engine {name!r} is not available (use duckdb)")
+    if name == "spark":
+        # Imported here: pyspark is an optional extra, and DuckDB users never pay for it.
+        from finrep.engine_spark import connect_spark
+
+        return connect_spark(config)
+    raise ConfigError(f"engine {name!r} is not available (use duckdb or spark)")
 
 
 def execute(expr: ibis.Expr, **kwargs: Any) -> pd.DataFrame | Any:

@@ -32,11 +32,30 @@ class Tables:
 
 
 def find_file(data_dir: Path, name: str) -> Path:
+    """`name`.parquet, `name`.csv, or a folder `name`/ of (hive-partitioned) Parquet files."""
     for ext in (".parquet", ".csv"):
         path = data_dir / f"{name}{ext}"
         if path.exists():
             return path
+    folder = data_dir / name
+    if folder.is_dir() and any(folder.rglob("*.parquet")):
+        return folder
     raise DataError(f"{data_dir / (name + '.csv')}: file not found (nor {name}.parquet)")
+
+
+def read_raw(con: ibis.BaseBackend, path: Path, table_name: str) -> ir.Table:
+    """One table's file, untyped (CSV columns as text), on the connection's engine."""
+    if con.name == "pyspark":
+        from finrep.engine_spark import read_spark
+
+        return read_spark(con, path, table_name)
+    if path.is_dir():
+        return con.read_parquet(
+            str(path / "**" / "*.parquet"), table_name=table_name, hive_partitioning=True
+        )
+    if path.suffix == ".parquet":
+        return con.read_parquet(path, table_name=table_name)
+    return con.read_csv(path, table_name=table_name, all_varchar=True)
 
 
 def load_tables(con: ibis.BaseBackend, data_dir: str | Path) -> Tables:
@@ -47,10 +66,7 @@ def load_tables(con: ibis.BaseBackend, data_dir: str | Path) -> Tables:
     files: dict[str, Path] = {}
     for name, spec in TABLES.items():
         path = find_file(data_dir, name)
-        if path.suffix == ".parquet":
-            raw = con.read_parquet(path, table_name=f"src_{name}")
-        else:
-            raw = con.read_csv(path, table_name=f"src_{name}", all_varchar=True)
+        raw = read_raw(con, path, f"src_{name}")
         tables[name] = raw.select(
             **{c.name: raw[c.name].cast(_IBIS_TYPES[c.dtype]) for c in spec.columns}
         )
