@@ -31,7 +31,7 @@ _PRODUCTS = (
     ("Retirement IRA", "Retirement Account", "Medium", 0.75, 50, 500, -12.5, (8, 7, 4, 2)),
     ("Target Date 2050", "Retirement Account", "Medium-High", 0.85, 0, 1_000, -6.1, (5, 5, 2, 1)),
     ("Fixed Annuity", "Annuity", "Medium-Low", 1.25, 100, 10_000, -10.4, (1, 3, 4, 3)),
-    ("Variable Universal Life", "Insurance Product", "Medium", 1.40, 150, 5_000, -7.7,
+    ("Variable Universal Life", "Insurance Product", "Medium-High", 1.40, 150, 5_000, -7.7,
      (2, 3, 3, 3)),
     ("Balanced Growth Fund", "Mutual Fund", "Medium", 1.00, 0, 1_000, -13.1, (5, 6, 4, 2)),
     ("Global Equity Fund", "Mutual Fund", "Medium-High", 1.30, 0, 2_500, -5.4, (2, 5, 5, 4)),

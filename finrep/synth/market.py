@@ -1,7 +1,7 @@
 """Daily market data on business days, and the monthly returns positions earn from it.
 
-- S&P 500: log returns with ~9%/year drift and ~17% volatility (fat tails), plus one sharp
-  drawdown (20–32% over 4–7 weeks) and a partial rebound, so every window shows a crash.
+- S&P 500: log returns with ~9%/year drift and ~15% volatility (fat tails), plus one sharp
+  drawdown (18–28% over 4–7 weeks) and a partial rebound, so every window shows a crash.
 - Bond index: ~2.5%/year, 4.5% volatility, correlation −0.3 with equities (rallies in the crash).
 - Inflation (% a year) drifts with one hump; prime rate follows it in 0.25-point steps;
   unemployment jumps after the crash and decays.
@@ -60,17 +60,18 @@ def build_market(window: Window, seed: int) -> Market:
 
     # Equities: fat-tailed daily shocks (Student t, 4 dof, scaled to unit variance).
     z_eq = rng.standard_t(4, n) / np.sqrt(2.0)
-    log_ret = 0.09 / 252 + 0.17 / np.sqrt(252) * z_eq
-    # One crash: starts 10–55% into the window, lasts 20–35 business days, loses 20–32%,
-    # then claws back about half of it over the next ~6 months.
+    log_ret = 0.09 / 252 + 0.15 / np.sqrt(252) * z_eq
+    # One crash: starts 10–55% into the window, lasts 20–35 business days, loses 18–28%,
+    # then claws back about 60% of it over the next ~6 months.
     crash_len = int(min(max(5, n // 8), rng.integers(20, 36)))
     crash_at = int(rng.uniform(0.10, 0.55) * max(n - crash_len, 1))
-    drop = -np.log(1 - rng.uniform(0.20, 0.32))
-    log_ret[crash_at : crash_at + crash_len] += -drop / crash_len
-    log_ret[crash_at : crash_at + crash_len] *= 1.6
+    drop = -np.log(1 - rng.uniform(0.18, 0.28))
+    crash = slice(crash_at, crash_at + crash_len)
+    # Turbulent and falling: volatility doubles, drift takes the drop.
+    log_ret[crash] = -drop / crash_len + 1.5 * 0.15 / np.sqrt(252) * z_eq[crash]
     rebound = slice(crash_at + crash_len, min(n, crash_at + crash_len + 125))
     rebound_len = max(rebound.stop - rebound.start, 1)
-    log_ret[rebound] += 0.5 * drop / rebound_len
+    log_ret[rebound] += 0.6 * drop / rebound_len
     sp_level = 3200.0 * 1.08**years * np.exp(np.cumsum(log_ret))
 
     # Bonds: negatively correlated with equities.
