@@ -109,6 +109,16 @@ class MeasureContext:
                 preds.append(c[column].isin(values))
         return c.filter(*preds) if preds else c
 
+    @cached_property
+    def population(self) -> ir.Table:
+        """The customers customer measures count (new customers, cohorts, tenure): the
+        filtered customers, narrowed to those holding a filtered position when a position
+        filter (category, product, advisor) is in force. Columns of `customers`."""
+        f = self.filters
+        if f.category or f.product or f.advisor:
+            return self.customers.semi_join(self.enrollments, "customer_id")
+        return self.customers
+
     # ---- positions -------------------------------------------------------------------
     @cached_property
     def enrollments(self) -> ir.Table:
@@ -152,15 +162,21 @@ class MeasureContext:
         A pair enrolled twice counts once: opened on its first enrollment date.
         """
         e = self.enrollments
-        pos = e.group_by(["customer_id", "product_id"]).aggregate(
+        keys = ["customer_id", "product_id"]
+        attributes = ["product_name", "category", "risk_level", "channel", "advisor_id"]
+        # Attributes of the pair's first enrollment (ties: smaller enrollment_id), taken with
+        # a window rather than first(order_by=…), which Spark cannot compile.
+        w = ibis.window(group_by=[e.customer_id, e.product_id],
+                        order_by=[e.enrollment_date, e.enrollment_id])  # fmt: skip
+        ranked = e.mutate(_rn=ibis.row_number().over(w))
+        first = ranked.filter(ranked._rn == 0).select(*keys, *attributes)
+        totals = e.group_by(keys).aggregate(
             open_date=e.enrollment_date.min(),
             initial_investment=e.initial_investment.sum(),
-            product_name=e.product_name.first(order_by=e.enrollment_date),
-            category=e.category.first(order_by=e.enrollment_date),
-            risk_level=e.risk_level.first(order_by=e.enrollment_date),
-            channel=e.channel.first(order_by=e.enrollment_date),
-            advisor_id=e.advisor_id.first(order_by=e.enrollment_date),
             closed_status=(e.status == "Closed").any(),
+        )
+        pos = totals.join(first, keys).select(
+            *keys, "open_date", "initial_investment", *attributes, "closed_status"
         )
         r = self.retention
         churn = (
