@@ -136,9 +136,18 @@ def summary(filters: Filters = NO_FILTERS, narrative: tuple[str, ...] = ()) -> P
         change = value - previous
         change_ly = value - last_year
         return KpiLine(
-            key, label, unit, value, previous, last_year, change,
-            change / abs(previous), change_ly, change_ly / abs(last_year), higher_is_better,
-        )  # fmt: skip
+            key,
+            label,
+            unit,
+            value,
+            previous,
+            last_year,
+            change,
+            change / abs(previous),
+            change_ly,
+            change_ly / abs(last_year),
+            higher_is_better,
+        )
 
     return PackSummary(
         company="Northwind Wealth Partners",
