@@ -35,7 +35,7 @@ from finrep.measures.context import MeasureContext
 from finrep.measures.digital import KPIS, digital_kpis, digital_visuals, is_mobile_expr
 from finrep.pack import PAGE_LAYOUT
 from finrep.period import parse_period
-from finrep.schema import is_mobile_device
+from finrep.schema import DEVICE_TYPES, SEGMENTS, is_mobile_device
 from finrep.sources import load_tables
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "service_digital_tiny"
@@ -212,3 +212,50 @@ def test_engagement_vs_growth(march_visuals):
     pd.testing.assert_frame_equal(v.data, expected, check_dtype=False)
     assert v.units["y"] == "return"
     assert v.note == ""
+
+
+# ---- properties on generated data (tests/conftest.py: small_parquet) ----------------------
+@pytest.fixture(scope="module")
+def generated(small_parquet):
+    return load_tables(connect(), small_parquet)
+
+
+@pytest.mark.parametrize("spec", ["2024-12", "2024-Q2", "2023"])
+def test_generated_rates_within_bounds_and_partitions(generated, config, spec):
+    period = parse_period(spec)
+    ctx = make_ctx(generated, config, period)
+    active = int(execute(ctx.active_customers_at(period.end).count()))
+    k = digital_kpis(ctx, period, active)
+    assert k["sessions"] > 0
+    for key in ("digital_engagement_rate", "mobile_adoption_rate"):
+        assert 0.0 <= k[key] <= 1.0, key
+    # Each customer has one segment: users and sessions partition by segment.
+    parts = [
+        digital_kpis(make_ctx(generated, config, period, segment=[s]), period, None)
+        for s in SEGMENTS
+    ]
+    assert sum(p["digital_active_users"] for p in parts) == k["digital_active_users"]
+    assert sum(p["sessions"] for p in parts) == k["sessions"]
+    # Sessions (not users: one user may use several devices) partition by device.
+    by_device = [
+        digital_kpis(make_ctx(generated, config, period, device=[d]), period, None)["sessions"]
+        for d in DEVICE_TYPES
+    ]
+    assert sum(by_device) == k["sessions"]
+
+
+def test_generated_visuals_agree_with_kpis(generated, config):
+    period = parse_period("2024-Q4")
+    ctx = make_ctx(generated, config, period)
+    active = int(execute(ctx.active_customers_at(period.end).count()))
+    k = digital_kpis(ctx, period, active)
+    v = {x.key: x for x in digital_visuals(ctx, period, config)}
+    assert v["device_distribution"].data["value"].sum() == k["sessions"]
+    assert v["digital_actions"].data["value"].sum() == k["sessions"]
+    assert v["usage_by_age_device"].data.drop(columns="x").to_numpy().sum() == k["sessions"]
+    trend = v["engagement_trend"].data
+    assert len(trend) == config.report.trend_months
+    assert trend["sessions"].iloc[-3:].sum() == k["sessions"]
+    scatter = v["engagement_vs_growth"].data
+    assert len(scatter) > 10 and scatter["size"].sum() <= active
+    assert scatter[["x", "y"]].notna().all().all()

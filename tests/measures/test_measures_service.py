@@ -290,3 +290,63 @@ def test_previous_period_comparison_kpis(tables, config):
     assert k["avg_satisfaction"] == pytest.approx(4.0)
     assert k["issues_per_1000"] == 0.0
     assert date(2024, 2, 29) == feb.end
+
+
+# ---- properties on generated data (tests/conftest.py: small_parquet) ----------------------
+@pytest.fixture(scope="module")
+def generated(small_parquet):
+    return load_tables(connect(), small_parquet)
+
+
+@pytest.mark.parametrize("spec", ["2024-12", "2024-Q2", "2023"])
+def test_generated_rates_within_bounds_and_partitions(generated, config, spec):
+    period = parse_period(spec)
+    ctx = make_ctx(generated, config, period)
+    active = int(execute(ctx.active_customers_at(period.end).count()))
+    k = service_kpis(ctx, period, active)
+    assert k["contacts"] > 0
+    for key in ("csat_pct", "fcr_rate"):
+        assert 0.0 <= k[key] <= 1.0, key
+    assert 1.0 <= k["avg_satisfaction"] <= 5.0
+    assert k["avg_handle_minutes"] > 0 and k["issues_per_1000"] >= 0
+
+    columns = ["contacts", "first", "resolved_first", "fcr", "issues"]
+
+    def counts(**filters):
+        cube = contact_cube(
+            make_ctx(generated, config, period, **filters), period.start, period.end
+        )
+        return cube[columns].sum().astype(int).tolist()
+
+    total = counts()
+    assert total[0] == k["contacts"]
+    for dimension, values in (("segment", SEGMENTS), ("channel", SERVICE_CHANNELS)):
+        parts = [counts(**{dimension: [v]}) for v in values]
+        assert [sum(col) for col in zip(*parts, strict=True)] == total, dimension
+
+
+def test_generated_fcr_is_realistic(generated, config):
+    """The generator aims first-contact resolution at 65–80%; the measure must find it."""
+    period = parse_period("2021-01..2024-12")
+    fcr = service_kpis(make_ctx(generated, config, period), period, None)["fcr_rate"]
+    assert 0.65 <= fcr <= 0.80
+
+
+def test_generated_visuals_agree_with_kpis(generated, config):
+    period = parse_period("2024-12")
+    ctx = make_ctx(generated, config, period)
+    active = int(execute(ctx.active_customers_at(period.end).count()))
+    k = service_kpis(ctx, period, active)
+    v = {x.key: x for x in service_visuals(ctx, period, config)}
+    volume = v["volume_by_channel"].data
+    assert len(volume) == 12
+    assert int(volume.iloc[-1, 1:].sum()) == k["contacts"]
+    funnel = v["resolution_funnel"].data["value"].tolist()
+    assert funnel[0] == k["contacts"] and funnel == sorted(funnel, reverse=True)
+    assert funnel[3] / funnel[1] == pytest.approx(k["fcr_rate"])
+    assert v["fcr_gauge"].data["value"].iloc[0] == pytest.approx(k["fcr_rate"])
+    issues = v["issues_by_segment_category"].data.drop(columns="row").to_numpy().sum()
+    assert issues == pytest.approx(k["issues_per_1000"] * active / 1000)
+    table = v["top_contact_reasons"].data
+    assert table["contacts"].sum() == k["contacts"]
+    assert table["share"].sum() == pytest.approx(1.0)
