@@ -174,3 +174,10 @@ def format_ticks(values: list[float], unit: str, symbol: str = "$") -> list[str]
             continue
         out.append(f"{'-' if x < 0 else ''}{prefix}{text}{suffix}")
     return out
+
+
+def format_date(d: date, style: str = "long") -> str:
+    """A day: ``31 December 2024`` (long), ``31 Dec 2024`` (medium), ``2024-12-31`` (iso)."""
+    if style == "iso":
+        return d.isoformat()
+    return f"{d.day} {d.strftime('%B %Y' if style == 'long' else '%b %Y')}"
