@@ -62,6 +62,11 @@ def resolve_period(text: str, data_dir: Path, config: Config) -> Period:
     return parse_period(text, latest)
 
 
+def same_filters(a: Filters, b: Filters) -> bool:
+    """Equal filters, ignoring the order of values within a dimension."""
+    return {k: set(v) for k, v in a.items()} == {k: set(v) for k, v in b.items()}
+
+
 class PackStore:
     """The packs of one period folder: find the ones already built, build the rest."""
 
@@ -101,7 +106,7 @@ class PackStore:
         if not summary_path.is_file() or not all(p.is_file() for p in paths.values()):
             return None
         summary = PackSummary.load(summary_path)
-        if summary.period != self.period or summary.filters != filters:
+        if summary.period != self.period or not same_filters(summary.filters, filters):
             return None  # a stem reused for other filters (names are per run): rebuild
         return BuiltPack(filters, stem, paths, summary, reused=True)
 
@@ -138,12 +143,13 @@ class PackStore:
             raise RenderError("make_report returned no Pack; cannot write the email summary")
         paths = self.paths(stem)
         summary_path = self.summary_path(stem)
+        for fmt in paths:
+            if made.get(fmt) is None or not Path(made[fmt]).is_file():
+                raise RenderError(f"the {fmt} file of {stem} was not produced")
+        self.folder.mkdir(parents=True, exist_ok=True)
         summary_path.unlink(missing_ok=True)  # the pack is incomplete until the summary is back
         for fmt, dest in paths.items():
-            src = made.get(fmt)
-            if src is None or not Path(src).is_file():
-                raise RenderError(f"the {fmt} file of {stem} was not produced")
-            os.replace(src, dest)
+            os.replace(made[fmt], dest)
         summary = PackSummary.from_pack(pack)
         summary.save(summary_path)
         return BuiltPack(pack.filters, stem, paths, summary, reused=False)
