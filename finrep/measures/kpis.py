@@ -1,0 +1,280 @@
+"""KPI assembly: every KPI key of MEASURES.md with its value, comparison values and changes.
+
+`MeasureRun` holds what one period and one set of filters need: the filtered context, the
+data's coverage, and the per-month series computed once (the month × product book, market
+returns, customer counts for the period and both comparison periods). The KPIs of the
+period, the previous period and the same period last year are all read from those, and the
+pack's visuals read the same series, so a number never differs between places.
+
+A comparison period that reaches outside the months with balance data is not computable:
+all its values are None (and so are the changes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+
+import pandas as pd
+
+from finrep.config import Config, load_config
+from finrep.filters import Filters
+from finrep.measures.assets import (
+    Book,
+    Coverage,
+    asset_values,
+    build_book,
+    data_coverage,
+)
+from finrep.measures.context import MeasureContext
+from finrep.measures.customers import CustomerCounts, customer_counts, customer_values
+from finrep.measures.products import group_monthly, market_returns, product_monthly, product_values
+from finrep.pack import KPI
+from finrep.period import Period, check_within, parse_period
+from finrep.sources import Tables
+
+Progress = Callable[[str, int, int], None]
+
+# key → (label, unit, higher_is_better). Service and digital keys: their modules' KPIS win.
+KPI_META: dict[str, tuple[str, str, bool]] = {
+    "aum": ("AUM", "currency", True),
+    "aum_open": ("Opening AUM", "currency", True),
+    "new_money": ("New money", "currency", True),
+    "contributions": ("Contributions", "currency", True),
+    "withdrawals": ("Withdrawals", "currency", False),
+    "investment_returns": ("Investment returns", "currency", True),
+    "fees": ("Fees", "currency", True),
+    "net_flows": ("Net flows", "currency", True),
+    "reconciliation_residual": ("Reconciliation residual", "currency", False),
+    "fee_revenue": ("Fee revenue", "currency", True),
+    "avg_balance_per_customer": ("Avg balance per customer", "currency", True),
+    "active_customers": ("Active customers", "count", True),
+    "new_customers": ("New customers", "count", True),
+    "churned_customers": ("Churned customers", "count", False),
+    "retention_rate": ("Retention rate", "pct", True),
+    "products_per_customer": ("Products per customer", "ratio", True),
+    "avg_tenure_months": ("Avg tenure", "months", True),
+    "return_period": ("Period return", "return", True),
+    "return_12m": ("12-month return", "return", True),
+    "benchmark_return_12m": ("12-month benchmark", "return", True),
+    "excess_return_12m": ("12-month excess return", "return", True),
+    "volatility_12m": ("12-month volatility", "pct", False),
+    "contacts": ("Contacts", "count", False),
+    "avg_satisfaction": ("Avg satisfaction", "score", True),
+    "csat_pct": ("CSAT (score ≥ 4)", "pct", True),
+    "avg_handle_minutes": ("Avg handle time", "minutes", False),
+    "fcr_rate": ("First-contact resolution", "pct", True),
+    "issues_per_1000": ("Issues per 1,000 customers", "number", False),
+    "digital_active_users": ("Digital active users", "count", True),
+    "digital_engagement_rate": ("Digital engagement", "pct", True),
+    "mobile_adoption_rate": ("Mobile adoption", "pct", True),
+    "sessions": ("Sessions", "count", True),
+    "avg_session_minutes": ("Avg session", "minutes", True),
+}
+KPI_KEYS = tuple(KPI_META)
+SERVICE_KEYS = (
+    "contacts",
+    "avg_satisfaction",
+    "csat_pct",
+    "avg_handle_minutes",
+    "fcr_rate",
+    "issues_per_1000",
+)
+DIGITAL_KEYS = (
+    "digital_active_users",
+    "digital_engagement_rate",
+    "mobile_adoption_rate",
+    "sessions",
+    "avg_session_minutes",
+)
+
+
+def kpi_meta() -> dict[str, tuple[str, str, bool]]:
+    from finrep.measures import digital, service
+
+    meta = dict(KPI_META)
+    for module in (service, digital):
+        for key, value in getattr(module, "KPIS", {}).items():
+            if key in meta:
+                meta[key] = tuple(value)  # type: ignore[assignment]
+    return meta
+
+
+def _num(value: object) -> float | None:
+    """int/float as a plain Python number; None for None/NaN/inf (never a division error)."""
+    if value is None:
+        return None
+    try:
+        if pd.isna(value):  # type: ignore[arg-type]
+            return None
+    except (TypeError, ValueError):
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int):
+        return value
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    if v != v or v in (float("inf"), float("-inf")):
+        return None
+    if v.is_integer() and not isinstance(value, float) and abs(v) < 2**53:
+        return int(v)
+    return v
+
+
+def _change(value: float | None, base: float | None) -> tuple[float | None, float | None]:
+    if value is None or base is None:
+        return None, None
+    change = value - base
+    return change, (change / abs(base) if base != 0 else None)
+
+
+def make_kpi(
+    key: str,
+    value: object,
+    previous: object,
+    last_year: object,
+    meta: Mapping[str, tuple[str, str, bool]] | None = None,
+) -> KPI:
+    label, unit, higher = (meta or KPI_META)[key]
+    v, p, ly = _num(value), _num(previous), _num(last_year)
+    change, change_pct = _change(v, p)
+    change_ly, change_ly_pct = _change(v, ly)
+    return KPI(
+        key=key,
+        label=label,
+        unit=unit,
+        value=v,
+        previous=p,
+        last_year=ly,
+        change=change,
+        change_pct=change_pct,
+        change_ly=change_ly,
+        change_ly_pct=change_ly_pct,
+        higher_is_better=higher,
+    )
+
+
+# ---- the run ------------------------------------------------------------------------------
+def open_tables(data: Tables | str | Path, config: Config) -> Tables:
+    """`data` as loaded tables: a `Tables` is used as is; a folder is opened on the
+    configured engine."""
+    if isinstance(data, Tables):
+        return data
+    from finrep.engine import connect
+    from finrep.sources import load_tables
+
+    return load_tables(connect(config), data)
+
+
+def resolve_period(period: str | Period | None, coverage: Coverage) -> Period:
+    """Parse `period` against the data ('latest' = the latest month with balance rows) and
+    refuse one outside the months with data (DataError naming them)."""
+    p = period if isinstance(period, Period) else parse_period(period or "latest", coverage.last)
+    check_within(p, coverage.first, coverage.last)
+    return p
+
+
+@dataclass(eq=False)
+class MeasureRun:
+    """Everything one pack (or `finrep measures`) computes, each part once, on demand."""
+
+    ctx: MeasureContext
+    period: Period
+    coverage: Coverage
+    config: Config
+
+    @property
+    def previous(self) -> Period:
+        return self.period.previous()
+
+    @property
+    def last_year(self) -> Period:
+        return self.period.last_year()
+
+    @property
+    def periods(self) -> tuple[Period, Period, Period]:
+        return (self.period, self.previous, self.last_year)
+
+    @property
+    def as_of(self) -> date:
+        return self.coverage.last
+
+    @cached_property
+    def book(self) -> Book:
+        return build_book(self.ctx, self.coverage, self.period.end)
+
+    @cached_property
+    def market(self) -> pd.DataFrame:
+        return market_returns(self.ctx.tables, self.period.end)
+
+    @cached_property
+    def product_monthly(self) -> pd.DataFrame:
+        return product_monthly(self.book, self.market, self.config)
+
+    @cached_property
+    def all_monthly(self) -> pd.DataFrame:
+        """Month-indexed r and bench over all products."""
+        return group_monthly(self.product_monthly)
+
+    @cached_property
+    def counts(self) -> list[CustomerCounts]:
+        return customer_counts(self.ctx, self.periods)
+
+    def values(self, index: int) -> dict[str, float | None]:
+        """The KPI values of periods[index] (0 = P, 1 = previous, 2 = last year)."""
+        from finrep.measures.digital import digital_kpis
+        from finrep.measures.service import service_kpis
+
+        per = self.periods[index]
+        if index and not self.coverage.covers(per):
+            return dict.fromkeys(KPI_KEYS)
+        counts = self.counts[index]
+        out: dict[str, float | None] = {}
+        out.update(asset_values(self.book, per))
+        out.update(customer_values(counts))
+        aum = out["aum"]
+        out["avg_balance_per_customer"] = (
+            aum / counts.active if aum is not None and counts.active else None
+        )
+        out.update(product_values(self.all_monthly, per, self.coverage))
+        service = service_kpis(self.ctx, per, counts.active)
+        out.update({k: service.get(k) for k in SERVICE_KEYS})
+        digital = digital_kpis(self.ctx, per, counts.active)
+        out.update({k: digital.get(k) for k in DIGITAL_KEYS})
+        return {k: out.get(k) for k in KPI_KEYS}
+
+    def kpis(self, progress: Progress | None = None) -> dict[str, KPI]:
+        """Every KPI of MEASURES.md with its comparisons, by key, in catalogue order."""
+        if "_kpis" not in self.__dict__:
+            report = progress or (lambda step, done, total: None)
+            rows = []
+            for i in range(3):
+                report("KPIs", i, 3)
+                rows.append(self.values(i))
+            report("KPIs", 3, 3)
+            meta = kpi_meta()
+            self.__dict__["_kpis"] = {
+                k: make_kpi(k, rows[0][k], rows[1][k], rows[2][k], meta) for k in KPI_KEYS
+            }
+        return self.__dict__["_kpis"]
+
+
+def open_run(
+    data: Tables | str | Path,
+    period: str | Period | None = "latest",
+    filters: Filters | None = None,
+    config: Config | None = None,
+) -> MeasureRun:
+    """Open the data, resolve the period and build the filtered context."""
+    config = config or load_config()
+    tables = open_tables(data, config)
+    coverage = data_coverage(tables)
+    p = resolve_period(period, coverage)
+    ctx = MeasureContext(tables, filters or Filters(), config, p.end)
+    return MeasureRun(ctx, p, coverage, config)
