@@ -1,0 +1,270 @@
+"""One look for every document: palette, fonts, sizes and company details from the config.
+
+`Theme` is plain, picklable data (it travels to the chart worker processes). Fonts are
+TrueType files found through matplotlib's font manager, so the PDF text and the chart text use
+the very same font file; DejaVu Sans ships with matplotlib, so the default always resolves.
+Characters the main font lacks (e.g. CJK names) fall back, glyph by glyph, to a system font
+that has them when one is installed; otherwise they still extract as text but draw as boxes.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from finrep.errors import RenderError
+
+if TYPE_CHECKING:
+    from finrep.config import Config
+
+# reportlab font names: fixed, whatever family the config names, so code never spells a family.
+REGULAR = "FinrepSans"
+BOLD = "FinrepSans-Bold"
+FALLBACK = "FinrepFallback"
+MONO = "FinrepMono"  # SHA-256 digests in the run-information appendix
+
+# Families tried, in order, for glyphs the main font lacks (CJK mostly). TrueType outlines only:
+# reportlab cannot embed CFF-flavoured OpenType, so such candidates are skipped.
+_FALLBACK_FAMILIES = (
+    "Droid Sans Fallback",
+    "WenQuanYi Zen Hei",
+    "WenQuanYi Micro Hei",
+    "Noto Sans CJK SC",
+    "Noto Sans CJK JP",
+    "AR PL UMing CN",
+    "Arial Unicode MS",
+    "Microsoft YaHei",
+    "SimHei",
+    "MS Gothic",
+)
+
+
+@dataclass(frozen=True)
+class Theme:
+    """Colours are ``#RRGGBB``; sizes are points; `page_size` is ``Letter`` or ``A4``."""
+
+    palette: tuple[str, ...]
+    primary: str  # headings, cover band, totals
+    accent: str  # the main series
+    positive: str  # a change for the better
+    negative: str  # a change for the worse
+    neutral: str  # axes, muted text, flat changes
+    background: str
+    grid: str
+    font: str  # family name, e.g. "DejaVu Sans"
+    company: str = "finrep"
+    title: str = "Report"
+    author: str = "finrep"
+    confidentiality: str = ""
+    currency_symbol: str = "$"
+    logo: str = ""  # absolute path, or "" for none
+    page_size: str = "Letter"
+    max_categories: int = 12
+    ink: str = "#1F2937"  # body text
+    muted: str = "#6B7280"  # captions, labels
+    panel: str = "#F4F6F9"  # KPI tiles, narrative box
+    border: str = "#DDE1E7"  # card outlines, table rules
+    other: str = "#B8BEC8"  # the "Other" bucket in charts
+
+    @classmethod
+    def from_config(cls, config: Config) -> Theme:
+        t, c, r = config.theme, config.company, config.report
+        logo = ""
+        if c.logo:
+            path = Path(c.logo)
+            if not path.is_absolute():
+                path = Path(config.base_dir) / path
+            if not path.is_file():
+                raise RenderError(
+                    f"company.logo: {path} not found; fix the path (relative to the config "
+                    'file) or set logo = ""'
+                )
+            logo = str(path)
+        return cls(
+            palette=tuple(t.palette) or ("#0072B2",),
+            primary=t.primary,
+            accent=t.accent,
+            positive=t.positive,
+            negative=t.negative,
+            neutral=t.neutral,
+            background=t.background,
+            grid=t.grid,
+            font=t.font,
+            company=c.name,
+            title=r.title,
+            author=r.author,
+            confidentiality=c.confidentiality,
+            currency_symbol=c.currency_symbol,
+            logo=logo,
+            page_size=r.page_size,
+            max_categories=max(2, r.max_categories),
+        )
+
+    def colour(self, i: int) -> str:
+        """The i-th series colour (cycling through the palette)."""
+        return self.palette[i % len(self.palette)]
+
+    def direction_colour(self, direction: str) -> str:
+        """Colour for `formats.direction` results: good, bad, flat."""
+        return {"good": self.positive, "bad": self.negative}.get(direction, self.neutral)
+
+
+def default_theme() -> Theme:
+    """The packaged configuration's theme (for tests and previews)."""
+    from finrep.config import load_config
+
+    return Theme.from_config(load_config())
+
+
+@dataclass(frozen=True)
+class FontFiles:
+    regular: str
+    bold: str
+    fallback: str | None  # TrueType file covering CJK, when the system has one
+
+
+@functools.cache
+def font_files(family: str) -> FontFiles:
+    """Locate the TrueType files of `family` (regular, bold) and a fallback font."""
+    from matplotlib import font_manager
+
+    def find(weight: str) -> str:
+        prop = font_manager.FontProperties(family=family, weight=weight)
+        try:
+            path = font_manager.findfont(prop, fallback_to_default=False)
+        except ValueError:
+            raise RenderError(
+                f"theme.font: font {family!r} is not installed; install it or use "
+                '"DejaVu Sans" (ships with matplotlib)'
+            ) from None
+        if not path.lower().endswith(".ttf"):
+            raise RenderError(
+                f"theme.font: {family!r} resolves to {path}, which is not a TrueType (.ttf) "
+                'file; choose a TrueType font such as "DejaVu Sans"'
+            )
+        return path
+
+    fallback = None
+    by_name = {}
+    for entry in font_manager.fontManager.ttflist:
+        by_name.setdefault(entry.name, entry.fname)
+    for name in _FALLBACK_FAMILIES:
+        path = by_name.get(name)
+        if path and path.lower().endswith(".ttf") and _is_truetype(path):
+            fallback = path
+            break
+    return FontFiles(find("normal"), find("bold"), fallback)
+
+
+def _is_truetype(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) in (b"\x00\x01\x00\x00", b"true")
+    except OSError:
+        return False
+
+
+@functools.cache
+def register_fonts(family: str) -> tuple[str, str, str | None]:
+    """Register the theme fonts with reportlab once per process; returns their names."""
+    from reportlab.lib.fonts import addMapping
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    files = font_files(family)
+    pdfmetrics.registerFont(TTFont(REGULAR, files.regular))
+    pdfmetrics.registerFont(TTFont(BOLD, files.bold))
+    for bold, italic, name in ((0, 0, REGULAR), (1, 0, BOLD), (0, 1, REGULAR), (1, 1, BOLD)):
+        addMapping(REGULAR, bold, italic, name)
+    from matplotlib import font_manager
+
+    mono = font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans Mono"))
+    pdfmetrics.registerFont(TTFont(MONO, mono))
+    fallback = None
+    if files.fallback:
+        try:
+            pdfmetrics.registerFont(TTFont(FALLBACK, files.fallback))
+            fallback = FALLBACK
+        except Exception:  # a font reportlab cannot read: do without the fallback
+            fallback = None
+    return REGULAR, BOLD, fallback
+
+
+@functools.cache
+def _coverage(font_name: str) -> frozenset[int]:
+    from reportlab.pdfbase import pdfmetrics
+
+    return frozenset(pdfmetrics.getFont(font_name).face.charToGlyph)
+
+
+def text_runs(text: str, family: str, bold: bool = False) -> list[tuple[str, str]]:
+    """Split `text` into (reportlab font name, chunk) runs, using the fallback font only for
+    characters the main font lacks."""
+    regular, bold_name, fallback = register_fonts(family)
+    main = bold_name if bold else regular
+    have = _coverage(main)
+    alt = _coverage(fallback) if fallback else frozenset()
+    runs: list[tuple[str, str]] = []
+    for ch in text:
+        code = ord(ch)
+        name = main if code in have or code < 32 or not fallback or code not in alt else fallback
+        if runs and runs[-1][0] == name:
+            runs[-1] = (name, runs[-1][1] + ch)
+        else:
+            runs.append((name, ch))
+    return runs
+
+
+def text_width(text: str, size: float, family: str, bold: bool = False) -> float:
+    """Width in points of `text` as reportlab draws it (fallback runs included)."""
+    from reportlab.pdfbase import pdfmetrics
+
+    return sum(
+        pdfmetrics.stringWidth(chunk, name, size) for name, chunk in text_runs(text, family, bold)
+    )
+
+
+def mpl_rc(theme: Theme) -> dict[str, object]:
+    """matplotlib rcParams for charts drawn in this theme (sizes in points)."""
+    return {
+        "font.family": [theme.font],
+        "font.size": 7.0,
+        "text.parse_math": False,  # "$1.2M – $3.4M" is money, not mathtext
+        "text.color": theme.ink,
+        "axes.edgecolor": theme.border,
+        "axes.labelcolor": theme.muted,
+        "axes.labelsize": 7.0,
+        "axes.titlesize": 7.5,
+        "axes.linewidth": 0.6,
+        "axes.facecolor": "none",
+        "axes.grid": False,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.unicode_minus": False,
+        "axes.prop_cycle": __import__("cycler").cycler(color=list(theme.palette)),
+        "xtick.color": theme.muted,
+        "ytick.color": theme.muted,
+        "xtick.labelsize": 6.5,
+        "ytick.labelsize": 6.5,
+        "xtick.major.size": 2.5,
+        "ytick.major.size": 0,
+        "xtick.major.width": 0.6,
+        "ytick.major.pad": 3,
+        "grid.color": theme.grid,
+        "grid.linewidth": 0.6,
+        "legend.fontsize": 6.5,
+        "legend.frameon": False,
+        "legend.handlelength": 1.2,
+        "legend.handleheight": 0.8,
+        "legend.borderaxespad": 0.2,
+        "legend.columnspacing": 1.0,
+        "lines.linewidth": 1.6,
+        "lines.solid_capstyle": "round",
+        "figure.facecolor": "none",
+        "figure.dpi": 72,
+        "savefig.dpi": 72,
+        "hatch.linewidth": 0.5,
+        "svg.hashsalt": "finrep",
+    }
