@@ -32,6 +32,8 @@ def format_currency(value: float | None, symbol: str = "$", decimals: int | None
         text = f"{v / 1e3:.{1 if decimals is None else decimals}f}K"
     else:
         text = f"{v:,.{0 if decimals is None else decimals}f}"
+    if not text.strip("0.,"):  # rounds to zero: "$0.00", never "-$0.00"
+        sign = ""
     return f"{sign}{symbol}{text}"
 
 
