@@ -86,6 +86,13 @@ def _inline(style: int, text: str) -> str:
     return f'<c s="{style}" t="inlineStr"><is><t{space}>{t}</t></is></c>'
 
 
+def _text(value: object) -> str:
+    """A text cell's content; booleans read Yes / No, as everywhere in the workbook."""
+    if isinstance(value, bool | np.bool_):
+        return "Yes" if value else "No"
+    return str(value)
+
+
 def column_kind(series: pd.Series, unit: str | None) -> str:
     """``date``, ``number`` or ``text`` for one fact column."""
     if pd.api.types.is_datetime64_any_dtype(series) or unit == "date":
@@ -135,9 +142,7 @@ def _cells(series: pd.Series, kind: str, style: int) -> pa.Array:
             cells if valid is None or valid.all() else pc.if_else(pa.array(valid), cells, _s(blank))
         )
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    table = [
-        _inline(style, "Yes" if u is True else "No" if u is False else str(u)) for u in uniques
-    ]
+    table = [_inline(style, _text(u)) for u in uniques]
     table.append(blank)  # code -1 (missing) → last entry
     codes = np.where(codes < 0, len(table) - 1, codes)
     return pa.array(table, type=pa.large_string()).take(pa.array(codes))
@@ -257,7 +262,7 @@ def _write_first(ws: Worksheet, row: int, col: int, value: object, kind: str, fm
     elif kind == "number":
         ws.write_number(row, col, float(value), fmt)
     else:
-        text = "Yes" if value is True else "No" if value is False else str(value)
+        text = _text(value)
         ws.write_string(row, col, clip_text(text), fmt)
 
 
