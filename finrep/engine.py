@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from finrep.config import Config
@@ -31,3 +32,20 @@ def connect(config: Config | None = None, engine: str | None = None) -> ibis.Bas
 def execute(expr: ibis.Expr, **kwargs: Any) -> pd.DataFrame | Any:
     """Run an ibis expression and return its (small) result as pandas."""
     return expr.execute(**kwargs)
+
+
+def create_view(con: ibis.BaseBackend, name: str, select_sql: str) -> ir.Table:
+    """DuckDB: a temporary view `name` over `select_sql` (e.g. a `read_csv(...)` with options ibis
+    does not expose), as an ibis table. Nothing is read until a query uses it."""
+    con.raw_sql(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {select_sql}')
+    return con.table(name)
+
+
+def fetch(con: ibis.BaseBackend, sql: str) -> list[tuple[Any, ...]]:
+    """DuckDB: run one SQL query and return its (small) result as tuples."""
+    return con.raw_sql(sql).fetchall()
+
+
+def compile_sql(expr: ibis.Expr) -> str:
+    """The SQL of an ibis expression in its backend's dialect (to embed in a larger query)."""
+    return str(ibis.to_sql(expr))
