@@ -195,6 +195,8 @@ def primary_category(ctx: MeasureContext, at: date) -> ir.Table:
     """customer_id, category: the category of each customer's largest position open at `at`
     (by its snapshot balance in the month of `at`; a missing snapshot counts as 0; ties go to
     the smaller product_id). Customers without an open position are absent (→ "None").
+    Positions pass the `--category`/`--product` filters like everywhere else, so under
+    ``--category ETF`` a customer's primary category is ETF or None.
     """
     op = ctx.open_positions_at(at).select("customer_id", "product_id", "category")
     snap = ctx.snapshots
