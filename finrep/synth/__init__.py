@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +21,8 @@ from finrep.errors import ConfigError, DataError
 from finrep.schema import TABLES
 from finrep.synth.balances import product_returns
 from finrep.synth.catalogue import build_advisors, build_products
-from finrep.synth.chunk import World, build_chunk, chunk_size
+from finrep.synth.chunk import Chunk, World, build_chunk, chunk_size
+from finrep.synth.columns import Serial
 from finrep.synth.customers import acquisition_days
 from finrep.synth.manifest import MANIFEST_NAME, build_manifest, write_manifest
 from finrep.synth.market import build_market
@@ -30,6 +34,8 @@ __all__ = ["generate", "MANIFEST_NAME"]
 
 Progress = Callable[[str, int, int], None]
 # Tables written per chunk of customers, in the order their progress bars appear.
+# Chunks built ahead of the one being written.
+BUILDERS = 1
 CHUNKED_TABLES = ("customers", "enrollments", "account_balances", "service_interactions",
                   "engagement", "retention")  # fmt: skip
 
@@ -67,6 +73,38 @@ def _prepare_folder(out: Path, force: bool) -> None:
         raise DataError(f"--out {out}: cannot create the folder ({exc.strerror})") from None
     if not os.access(out, os.W_OK):
         raise DataError(f"--out {out}: folder is not writable; choose another --out")
+
+
+def _number(chunk: Chunk, serials: dict[str, int]) -> None:
+    """Give the chunk's id columns the numbers that follow the previous chunk's."""
+    for columns in chunk.tables.values():
+        for column in columns.values():
+            if isinstance(column, Serial):
+                column.first = serials.get(column.prefix, 0)
+                serials[column.prefix] = column.first + column.n
+
+
+def _chunks_in_order(world: World, total: int, size: int) -> Iterator[Chunk]:
+    """Chunks 0, 1, … in order. The next chunks are built in background threads while the
+    caller writes the current one (numpy and Arrow release the GIL for the heavy parts), with
+    at most BUILDERS chunks in flight, so memory stays bounded."""
+    bounds = [(i, lo, min(lo + size, total)) for i, lo in enumerate(range(0, total, size))]
+    if len(bounds) == 1 or BUILDERS == 0:
+        for job in bounds:
+            yield build_chunk(world, *job)
+        return
+    pending: deque[Future[Chunk]] = deque()
+    with ThreadPoolExecutor(max_workers=BUILDERS, thread_name_prefix="finrep-synth") as pool:
+        try:
+            for job in bounds:
+                pending.append(pool.submit(build_chunk, world, *job))
+                if len(pending) > BUILDERS:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def generate(
@@ -112,9 +150,9 @@ def generate(
         enroll_day=acquisition_days(window, opts.customers, opts.seed),
         n_agents=max(20, -(-opts.customers // 250)),
         widths=World.id_widths(opts.customers, window.n_months),
-        next_id={"enrollment": 0, "balance": 0, "interaction": 0, "engagement": 0},
-        advisor_clients=np.zeros(advisors.n, dtype=np.int64),
     )
+    advisor_clients = np.zeros(advisors.n, dtype=np.int64)
+    serials: dict[str, int] = {}
 
     sinks = {
         name: TableSink(out, TABLES[name], opts.format,
@@ -126,18 +164,20 @@ def generate(
                               ("market_data", market.columns())):  # fmt: skip
             sinks[name].write(columns)
             report(name, 1, 1)
-        size = chunk_size(window.n_months)
         total = opts.customers
         for name in CHUNKED_TABLES:
             report(name, 0, total)
-        for index, lo in enumerate(range(0, total, size)):
-            hi = min(lo + size, total)
-            tables = build_chunk(world, index, lo, hi)
-            for name in CHUNKED_TABLES:
-                sinks[name].write(tables[name])
-                report(name, hi, total)
-            del tables
-        sinks["advisors"].write(advisors.columns(pools, world.advisor_clients))
+        size = chunk_size(window.n_months)
+        with closing(_chunks_in_order(world, total, size)) as chunks:
+            for chunk in chunks:
+                _number(chunk, serials)
+                advisor_clients += chunk.advisor_clients
+                done = min((chunk.index + 1) * size, total)
+                for name in CHUNKED_TABLES:
+                    sinks[name].write(chunk.tables[name])
+                    report(name, done, total)
+                del chunk
+        sinks["advisors"].write(advisors.columns(pools, advisor_clients))
         report("advisors", 1, 1)
         for sink in sinks.values():
             sink.finish()

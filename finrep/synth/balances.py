@@ -89,12 +89,64 @@ def simulate_balances(
     rng: np.random.Generator,
 ) -> Balances:
     m_total = window.n_months
+    # Work on positions sorted by opening month: the positions open by month m are then a
+    # prefix [0, k_m), and month m's rows a contiguous block of a month-major row layout, so
+    # the month loop below only slices (no gathers or scatters).
+    open_m_all = window.month_index(pos.open_day)
+    order = np.argsort(open_m_all, kind="stable")
+    open_m = open_m_all[order]
+    prod = pos.product[order]
+    cust = pos.customer[order]
+    open_day = pos.open_day[order]
+    k = np.searchsorted(open_m, np.arange(m_total), side="right")
+    off = np.concatenate([[0], np.cumsum(k)[:-1]])
+    r_total = int(k.sum())
+    m_row = np.repeat(np.arange(m_total), k)
+    j_row = np.arange(r_total) - np.repeat(off, k)
+
+    # Everything that does not depend on the balance, for every row at once.
+    dim_row = window.days_in_month[m_row]
+    new_row = open_m[j_row] == m_row
+    frac_row = np.where(new_row, (window.month_last[m_row] - open_day[j_row] + 1) / dim_row, 1.0)
+    day_row = np.where(new_row, open_day[j_row], window.month_last[m_row])
+    risk = products.risk[prod]
+    noise = rng.standard_normal(r_total, dtype=np.float32) * (0.002 * (1 + risk))[j_row]
+    r_row = np.maximum(returns[prod[j_row], m_row] + noise, -0.6)
+    u = rng.random((4, r_total), dtype=np.float32)
+    # Contributions on schedule (skipped now and then), larger in Q4; year-end top-ups.
+    period = PERIOD_MONTHS[pos.frequency[order]]
+    since = m_row - open_m[j_row]
+    per = period[j_row]
+    due = (~new_row) & (per > 0) & (since % np.maximum(per, 1) == 0) & (u[0] > 0.08)
+    q4 = np.where(window.month_of_year == 12, 1.35,
+                  np.where(np.isin(window.month_of_year, (10, 11)), 1.15, 1.0))  # fmt: skip
+    amount = pos.planned_cents[order][j_row] * q4[m_row] * (0.9 + 0.2 * u[1])
+    con_row = np.where(due, np.round(amount), 0).astype(np.int64)
+    top_row = np.where((~new_row) & (window.month_of_year[m_row] == 12) & (u[1] < 0.05),
+                       0.02, 0.0)  # fmt: skip
+    # Withdrawals: likelier past 60 (share of what is left, 3–25%).
+    age = (window.month_last[m_row] - c.birth_day[cust[j_row]]) / 365.2425
+    takes = (~new_row) & (u[2] < np.where(age >= 60, 0.045, 0.012))
+    wfrac_row = np.where(takes, 0.03 + 0.22 * u[3], 0.0)
+    # Grievance of the customer in the three months before (causal); few customers have any.
+    g_row = np.zeros(r_total)
+    aggrieved = np.flatnonzero(grievance.any(axis=1))
+    if len(aggrieved):
+        cum_g = np.zeros((c.n, m_total + 1))
+        cum_g[aggrieved, 1:] = np.cumsum(grievance[aggrieved], axis=1)
+        hit = np.flatnonzero(grievance.any(axis=1)[cust[j_row]])
+        cj, mj = cust[j_row[hit]], m_row[hit]
+        g_row[hit] = cum_g[cj, mj] - cum_g[cj, np.maximum(mj - 3, 0)]
+    del age, takes, due, amount, per, since, noise, u
+    u_churn = rng.random(r_total, dtype=np.float32)
+
     p = pos.n
-    open_m = window.month_index(pos.open_day)
-    n_rows = m_total - open_m
-    start = np.concatenate([[0], np.cumsum(n_rows)[:-1]])
-    r_total = int(n_rows.sum())
-    f_day = np.zeros(r_total, dtype=np.int64)
+    initial = pos.initial_cents[order]
+    fee_rate = products.fee_pct[prod] / 100 / 12
+    fixed_monthly = products.fixed_fee_cents[prod] / 12
+    base_hazard = _BASE_HAZARD[c.segment[cust]]
+    fee_hazard = _FEE_HAZARD * products.fee_pct[prod]
+
     f_bal = np.zeros(r_total, dtype=np.int64)
     f_con = np.zeros(r_total, dtype=np.int64)
     f_wd = np.zeros(r_total, dtype=np.int64)
@@ -106,158 +158,126 @@ def simulate_balances(
     cum_fees = np.zeros(p, dtype=np.int64)
     trend = np.zeros(p)  # decayed sum of recent monthly returns
     alive = np.ones(p, dtype=bool)
-    closed = np.zeros(p, dtype=bool)
     close_day = np.full(p, window.last_day, dtype=np.int64)
 
-    prod = pos.product
-    cust = pos.customer
-    period = PERIOD_MONTHS[pos.frequency]
-    risk = products.risk[prod]
-    fee_rate = products.fee_pct[prod] / 100 / 12
-    fixed_monthly = products.fixed_fee_cents[prod] / 12
-    segment = c.segment[cust]
-    base_hazard = _BASE_HAZARD[segment]
-    fee_hazard = _FEE_HAZARD * products.fee_pct[prod]
-    noise_sd = 0.002 * (1 + risk)
-    # Grievance of the three months before each month (causal).
-    cum_g = np.concatenate([np.zeros((grievance.shape[0], 1)), np.cumsum(grievance, axis=1)],
-                           axis=1)  # fmt: skip
-
     ev_pos, ev_day, ev_reason, ev_recovered, ev_clv = [], [], [], [], []
+    k_prev = 0
     for m in range(m_total):
-        idx = np.flatnonzero(alive & (open_m <= m))
-        if len(idx) == 0:
+        n = int(k[m])
+        if n == 0:
             continue
-        n = len(idx)
+        rows = slice(int(off[m]), int(off[m]) + n)
         dim = int(window.days_in_month[m])
         month_first = int(window.month_first[m])
-        month_last = int(window.month_last[m])
-        new = open_m[idx] == m
-        prev = np.where(new, pos.initial_cents[idx], balance[idx])
-        frac = np.where(new, (month_last - pos.open_day[idx] + 1) / dim, 1.0)
+        balance[k_prev:n] = initial[k_prev:n]  # positions opening this month
+        prev = balance[:n]
+        live = alive[:n]
 
-        # Churn (not in the opening month).
-        g = cum_g[cust[idx], m] - cum_g[cust[idx], max(m - 3, 0)]
-        poor = trend[idx] < -0.05
-        parts = np.stack(
-            [
-                base_hazard[idx],
-                _GRIEVANCE_HAZARD * g,
-                fee_hazard[idx],
-                _POOR_HAZARD * poor,
-            ],
-            axis=1,
-        )
-        hazard = parts.sum(axis=1)
-        churn = (~new) & (rng.random(n) < hazard)
+        # Churn, never in the opening month: hazard from its parts, reason from the part.
+        g = g_row[rows]
+        poor = trend[:n] < -0.05
+        hazard = base_hazard[:n] + _GRIEVANCE_HAZARD * g + fee_hazard[:n] + _POOR_HAZARD * poor
+        churn = live & (u_churn[rows] < hazard)
+        churn[k_prev:n] = False
         ch = np.flatnonzero(churn)
         closing = np.zeros(n, dtype=bool)
-        churn_dom = np.zeros(n, dtype=np.int64)
+        eff = frac_row[rows]
         if len(ch):
-            cause = (rng.random(len(ch))[:, None] > np.cumsum(parts[ch], axis=1)
+            parts = np.stack([base_hazard[ch], _GRIEVANCE_HAZARD * g[ch], fee_hazard[ch],
+                              _POOR_HAZARD * poor[ch]], axis=1)  # fmt: skip
+            cause = (rng.random(len(ch))[:, None] > np.cumsum(parts, axis=1)
                      / hazard[ch, None]).sum(axis=1)  # fmt: skip
-            cause = np.minimum(cause, 3)
-            reason = np.empty(len(ch), dtype=np.int64)
-            base_pick = rng.choice(len(CHURN_REASONS), len(ch), p=_BASE_REASONS)
-            reason[:] = base_pick
+            reason = rng.choice(len(CHURN_REASONS), len(ch), p=_BASE_REASONS)
             reason[cause == 1] = _R["Service Issue"]
             reason[cause == 2] = _R["Fee Concerns"]
-            reason[cause == 3] = np.where(
-                rng.random(int((cause == 3).sum())) < 0.8,
+            by_returns = cause >= 3
+            reason[by_returns] = np.where(
+                rng.random(int(by_returns.sum())) < 0.8,
                 _R["Poor Performance"],
                 _R["Product Dissatisfaction"],
             )
             recovered = rng.random(len(ch)) < _RECOVER_P[reason]
             dom = rng.integers(1, dim + 1, len(ch))
-            churn_dom[ch] = dom
             closing[ch[~recovered]] = True
+            eff = eff.copy()
+            eff[ch[~recovered]] = dom[~recovered] / dim
 
-        eff = np.where(closing, churn_dom / dim, frac)
-        r = returns[prod[idx], m] + rng.normal(0, noise_sd[idx])
-        r = np.maximum(r, -0.6)
-        ret = np.round(prev * r * eff).astype(np.int64)
-
-        # Contributions on schedule (skipped now and then), larger in Q4.
-        k = m - open_m[idx]
-        per = period[idx]
-        due = (~new) & (~closing) & (per > 0) & (k % np.maximum(per, 1) == 0)
-        due &= rng.random(n) > 0.08
-        moy = int(window.month_of_year[m])
-        q4 = 1.35 if moy == 12 else (1.15 if moy in (10, 11) else 1.0)
-        amount = pos.planned_cents[idx] * np.exp(rng.normal(0, 0.1, n)) * q4
-        con = np.where(due, np.round(amount), 0).astype(np.int64)
-        if moy == 12:  # year-end top-ups
-            top = (~new) & (~closing) & (rng.random(n) < 0.05)
-            con += np.where(top, np.round(prev * 0.02), 0).astype(np.int64)
-
+        ret = np.round(prev * r_row[rows] * eff).astype(np.int64)
+        con = con_row[rows] + np.round(prev * top_row[rows]).astype(np.int64)
+        con[closing] = 0
         after = prev + con + ret
-        fee = np.round(np.maximum(after, 0) * fee_rate[idx] * eff).astype(np.int64)
-        fee += np.round(fixed_monthly[idx] * eff).astype(np.int64)
-        fee = np.minimum(fee, np.maximum(after, 0))
+        fee = np.round(after * fee_rate[:n] * eff).astype(np.int64)
+        fee += np.round(fixed_monthly[:n] * eff).astype(np.int64)
+        np.minimum(fee, after, out=fee)
+        left = after - fee
+        wd = np.round(left * wfrac_row[rows]).astype(np.int64)
+        wd[closing] = left[closing]  # closing: everything left goes out
+        bal = left - wd
 
-        # Withdrawals: likelier past 60.
-        age = (month_last - c.birth_day[cust[idx]]) / 365.2425
-        w_p = np.where(age >= 60, 0.045, 0.012)
-        takes = (~new) & (~closing) & (rng.random(n) < w_p)
-        wd = np.where(takes, np.round((after - fee) * rng.uniform(0.03, 0.25, n)), 0)
-        wd = wd.astype(np.int64)
-        # Closing: everything left goes out.
-        wd = np.where(closing, after - fee, wd)
-        bal = after - wd - fee
-
-        fi = start[idx] + k
-        f_day[fi] = np.where(new, pos.open_day[idx], np.where(closing, month_first + churn_dom - 1,
-                                                              month_last))  # fmt: skip
-        f_bal[fi], f_con[fi], f_wd[fi], f_ret[fi], f_fee[fi] = bal, con, wd, ret, fee
-        f_ok[fi] = True
+        f_bal[rows], f_con[rows], f_wd[rows], f_ret[rows], f_fee[rows] = bal, con, wd, ret, fee
+        f_ok[rows] = live
 
         if len(ch):
             # Lifetime value: fees of the rows dated on or before the churn day.
-            on_row = closing[ch] | (churn_dom[ch] == dim)
-            clv = cum_fees[idx[ch]] + np.where(on_row, fee[ch], 0)
-            ev_pos.append(idx[ch])
-            ev_day.append(month_first + churn_dom[ch] - 1)
+            on_row = closing[ch] | (dom == dim)
+            ev_pos.append(ch)
+            ev_day.append(month_first + dom - 1)
             ev_reason.append(reason)
             ev_recovered.append(recovered)
-            ev_clv.append(clv)
+            ev_clv.append(cum_fees[ch] + np.where(on_row, fee[ch], 0))
+            gone = ch[~recovered]
+            day_row[int(off[m]) + gone] = month_first + dom[~recovered] - 1
+            alive[gone] = False
+            close_day[gone] = month_first + dom[~recovered] - 1
 
-        balance[idx] = bal
-        cum_fees[idx] += fee
-        trend[idx] = 0.6 * trend[idx] + r
-        gone = idx[closing]
-        alive[gone] = False
-        closed[gone] = True
-        close_day[gone] = month_first + churn_dom[closing] - 1
+        balance[:n] = bal
+        cum_fees[:n] += fee
+        trend[:n] = 0.6 * trend[:n] + r_row[rows]
+        k_prev = n
 
-    rows = np.flatnonzero(f_ok)
-    row_pos = np.repeat(np.arange(p), n_rows)[rows]
+    # Back to the positions' own order, rows of a position together in date order.
+    inverse = np.empty(p, dtype=np.int64)
+    inverse[order] = np.arange(p)
+    n_rows = m_total - open_m_all
+    start = np.concatenate([[0], np.cumsum(n_rows)[:-1]])
+    dest = start[order][j_row] + (m_row - open_m[j_row])
+    source = np.empty(r_total, dtype=np.int64)
+    source[dest] = np.arange(r_total)
+    source = source[f_ok[source]]  # kept rows, in position-major order
+
+    def arrange(values: np.ndarray) -> np.ndarray:
+        return values[source]
+
+    row_pos = order[j_row[source]]
+    closed_sorted = ~alive
 
     def cat(parts, dtype):
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
 
-    e_pos = cat(ev_pos, np.int64)
+    e_pos = order[cat(ev_pos, np.int64)]
     e_day = cat(ev_day, np.int64)
     e_reason = cat(ev_reason, np.int64)
     e_rec = cat(ev_recovered, bool)
     e_clv = cat(ev_clv, np.int64)
-    order = np.lexsort((e_day, prod[e_pos], cust[e_pos]))
-    e_pos, e_day, e_reason, e_rec, e_clv = (a[order] for a in (e_pos, e_day, e_reason,
-                                                                e_rec, e_clv))  # fmt: skip
+    ev_order = np.lexsort((e_day, pos.product[e_pos], pos.customer[e_pos]))
+    e_pos, e_day, e_reason, e_rec, e_clv = (a[ev_order] for a in (e_pos, e_day, e_reason,
+                                                                   e_rec, e_clv))  # fmt: skip
     score = np.clip(rng.normal(_EXIT_SCORE[e_reason], 0.6), 1.0, 5.0)
     score_tenths = np.round(score * 10).astype(np.int64)
     score_tenths[rng.random(len(e_pos)) < 0.25] = -1
 
+    closed = closed_sorted[inverse]
     # A customer's last active day: --end while any position is open, else the last close.
     last = np.full(c.n, -1, dtype=np.int64)
-    np.maximum.at(last, cust, np.where(closed, close_day, window.last_day))
+    np.maximum.at(last, cust, np.where(closed_sorted, close_day, window.last_day))
     return Balances(
         position=row_pos,
-        day=f_day[rows],
-        balance=f_bal[rows],
-        contributions=f_con[rows],
-        withdrawals=f_wd[rows],
-        returns=f_ret[rows],
-        fees=f_fee[rows],
+        day=arrange(day_row),
+        balance=arrange(f_bal),
+        contributions=arrange(f_con),
+        withdrawals=arrange(f_wd),
+        returns=arrange(f_ret),
+        fees=arrange(f_fee),
         closed=closed,
         churn_position=e_pos,
         churn_day=e_day,

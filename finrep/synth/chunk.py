@@ -25,7 +25,7 @@ from finrep.schema import (
 )
 from finrep.synth.balances import simulate_balances
 from finrep.synth.catalogue import Advisors, Products
-from finrep.synth.columns import Codes, Dates, Ints, Scaled, Text, id_width, make_ids
+from finrep.synth.columns import Codes, Dates, Ints, Scaled, Serial, Text, id_width, make_ids
 from finrep.synth.customers import build_customers, customer_columns
 from finrep.synth.engagement import MAX_PER_MONTH as MAX_SESSIONS
 from finrep.synth.engagement import build_sessions
@@ -63,9 +63,6 @@ class World:
     enroll_day: np.ndarray  # every customer's enrollment day, sorted
     n_agents: int
     widths: dict[str, int]
-    # running counters (ids continue across chunks) and advisor client counts
-    next_id: dict[str, int]
-    advisor_clients: np.ndarray
 
     @staticmethod
     def id_widths(customers: int, n_months: int) -> dict[str, int]:
@@ -79,15 +76,22 @@ class World:
         }
 
 
-def _sequence(world: World, kind: str, n: int) -> np.ndarray:
-    first = world.next_id[kind]
-    world.next_id[kind] = first + n
-    return np.arange(first, first + n, dtype=np.int64)
+@dataclass
+class Chunk:
+    """The rows of one chunk: columns per table, and its advisors' distinct clients."""
+
+    index: int
+    tables: dict[str, dict[str, object]]
+    advisor_clients: np.ndarray
 
 
-def build_chunk(world: World, index: int, lo: int, hi: int) -> dict[str, dict[str, object]]:
+def build_chunk(world: World, index: int, lo: int, hi: int) -> Chunk:
     """Columns of customers, enrollments, account_balances, service_interactions,
-    engagement and retention for customers number lo..hi−1."""
+    engagement and retention for customers number lo..hi−1.
+
+    Pure: reads `world`, never changes it (chunks may be built concurrently). Id columns are
+    `Serial` and get their numbers when written, in chunk order.
+    """
     rng = np.random.default_rng([world.seed, 10, index])
     window, products = world.window, world.products
     c = build_customers(lo, world.enroll_day[lo:hi], window, world.pools,
@@ -103,7 +107,7 @@ def build_chunk(world: World, index: int, lo: int, hi: int) -> dict[str, dict[st
     # Advisors' distinct clients.
     with_adv = pos.advisor >= 0
     pairs = np.unique(pos.advisor[with_adv] * c.n + pos.customer[with_adv])
-    world.advisor_clients += np.bincount(pairs // c.n, minlength=world.advisors.n)
+    advisor_clients = np.bincount(pairs // c.n, minlength=world.advisors.n)
 
     w = world.widths
     cust_ids = c.ids
@@ -113,9 +117,7 @@ def build_chunk(world: World, index: int, lo: int, hi: int) -> dict[str, dict[st
 
     p_cust = pa.array(pos.customer)
     out["enrollments"] = {
-        "enrollment_id": Text(
-            make_ids("ENR", _sequence(world, "enrollment", pos.n) + 1, w["enrollment"]), safe=True
-        ),  # fmt: skip
+        "enrollment_id": Serial("ENR", w["enrollment"], pos.n),  # fmt: skip
         "customer_id": Text(cust_ids.take(p_cust), safe=True),
         "product_id": Text(prod_ids.take(pa.array(pos.product)), safe=True),
         "enrollment_date": Dates(pos.open_day),
@@ -136,9 +138,7 @@ def build_chunk(world: World, index: int, lo: int, hi: int) -> dict[str, dict[st
 
     n_bal = len(bal.day)
     out["account_balances"] = {
-        "balance_id": Text(
-            make_ids("BAL", _sequence(world, "balance", n_bal) + 1, w["balance"]), safe=True
-        ),  # fmt: skip
+        "balance_id": Serial("BAL", w["balance"], n_bal),  # fmt: skip
         "customer_id": Text(cust_ids.take(pa.array(pos.customer[bal.position])), safe=True),
         "product_id": Text(prod_ids.take(pa.array(pos.product[bal.position])), safe=True),
         "date": Dates(bal.day),
@@ -151,10 +151,7 @@ def build_chunk(world: World, index: int, lo: int, hi: int) -> dict[str, dict[st
 
     agent_w = id_width(4, world.n_agents)
     out["service_interactions"] = {
-        "interaction_id": Text(
-            make_ids("INT", _sequence(world, "interaction", contacts.n) + 1, w["interaction"]),
-            safe=True,
-        ),  # fmt: skip
+        "interaction_id": Serial("INT", w["interaction"], contacts.n),  # fmt: skip
         "customer_id": Text(cust_ids.take(pa.array(contacts.customer)), safe=True),
         "date": Dates(contacts.day),
         "channel": Codes(contacts.channel, SERVICE_CHANNELS),
@@ -175,10 +172,7 @@ def build_chunk(world: World, index: int, lo: int, hi: int) -> dict[str, dict[st
     }
 
     out["engagement"] = {
-        "engagement_id": Text(
-            make_ids("ENG", _sequence(world, "engagement", sessions.n) + 1, w["engagement"]),
-            safe=True,
-        ),  # fmt: skip
+        "engagement_id": Serial("ENG", w["engagement"], sessions.n),  # fmt: skip
         "customer_id": Text(cust_ids.take(pa.array(sessions.customer)), safe=True),
         "date": Dates(sessions.day),
         "action_type": Codes(sessions.action, ACTION_TYPES),
@@ -198,4 +192,4 @@ def build_chunk(world: World, index: int, lo: int, hi: int) -> dict[str, dict[st
         "recovered_flag": Codes(np.where(bal.churn_recovered, 0, 1), YES_NO),
         "total_customer_lifetime_value": Scaled(bal.churn_clv_cents, 2),
     }
-    return out
+    return Chunk(index, out, advisor_clients)

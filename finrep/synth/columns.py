@@ -7,7 +7,8 @@ The generator keeps every column as numpy arrays until it writes a chunk:
 - `Dates`: days since 1970-01-01;
 - `Codes`: indexes into a small tuple of labels (enum columns, pools of names);
 - `Text`: a ready Arrow string array (ids, e-mails, phone numbers);
-- `Ints`: whole numbers.
+- `Ints`: whole numbers;
+- `Serial`: consecutive ids, numbered when the chunk is written.
 
 Each kind converts to a typed Arrow array (Parquet) and to a CSV text array. Text is built
 with vectorised byte arithmetic or Arrow compute, never per row in Python.
@@ -24,33 +25,41 @@ import pyarrow.compute as pc
 _NEEDS_QUOTES = r'[",\r\n]'
 
 
+# Four ASCII digits "0000".."9999" packed in a little-endian uint32 each: ids are written four
+# digits per lookup instead of one digit per division.
+_QUADS = np.array([int.from_bytes(f"{i:04d}".encode(), "little") for i in range(10000)],
+                  dtype=np.uint32)  # fmt: skip
+
+
 def digits(values: np.ndarray, width: int) -> np.ndarray:
     """ASCII digits of non-negative integers, zero-padded: a ``(n, width)`` uint8 matrix.
 
     Values wider than `width` keep their lowest `width` digits (callers size widths so this
     never happens).
     """
-    v = np.asarray(values, dtype=np.int64).copy()
-    out = np.empty((v.shape[0], width), dtype=np.uint8)
-    for i in range(width - 1, -1, -1):
-        out[:, i] = (v % 10).astype(np.uint8) + 48
-        v //= 10
-    return out
+    v = np.asarray(values).astype(np.uint32 if width <= 9 else np.uint64)
+    groups = -(-width // 4)
+    words = np.empty((v.shape[0], groups), dtype=np.uint32)
+    for g in range(groups - 1, -1, -1):
+        q = v // 10000
+        words[:, g] = _QUADS[v - q * 10000]
+        v = q
+    return words.view(np.uint8)[:, groups * 4 - width :]
 
 
 def fixed_text(n: int, *parts: bytes | np.ndarray) -> pa.StringArray:
-    """Strings of equal width glued from constant byte strings and uint8 matrices."""
-    blocks = []
-    for part in parts:
-        if isinstance(part, bytes):
-            blocks.append(np.broadcast_to(np.frombuffer(part, dtype=np.uint8), (n, len(part))))
-        else:
-            blocks.append(part)
-    matrix = np.ascontiguousarray(np.concatenate(blocks, axis=1)) if blocks else None
-    width = 0 if matrix is None else matrix.shape[1]
-    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)[: n + 1]
-    data = b"" if matrix is None else matrix.tobytes()
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+    """Strings of equal width glued from constant byte strings and ``(n, k)`` uint8 matrices."""
+    widths = [len(p) if isinstance(p, bytes) else p.shape[1] for p in parts]
+    width = sum(widths)
+    out = np.empty((n, width), dtype=np.uint8)
+    at = 0
+    for part, w in zip(parts, widths, strict=True):
+        out[:, at : at + w] = (
+            np.frombuffer(part, dtype=np.uint8) if isinstance(part, bytes) else part
+        )
+        at += w
+    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(width)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out))
 
 
 def make_ids(prefix: str, numbers: np.ndarray, width: int) -> pa.StringArray:
@@ -75,9 +84,23 @@ def _ymd(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def iso_dates(days: np.ndarray) -> pa.StringArray:
     """ISO ``YYYY-MM-DD`` text of days since the epoch (years 1000–9999)."""
-    year, month, day = _ymd(days)
-    n = len(year)
-    return fixed_text(n, digits(year, 4), b"-", digits(month, 2), b"-", digits(day, 2))
+    days = np.asarray(days, dtype=np.int64)
+    if len(days) == 0:
+        return pa.array([], type=pa.string())
+    # Format each distinct day of the span once, then look rows up (10 bytes each).
+    lo = int(days.min())
+    span = np.arange(lo, int(days.max()) + 1)
+    year, month, day = _ymd(span)
+    table = np.empty((len(span), 10), dtype=np.uint8)
+    table[:, 0:4] = digits(year, 4)
+    table[:, 4] = ord("-")
+    table[:, 5:7] = digits(month, 2)
+    table[:, 7] = ord("-")
+    table[:, 8:10] = digits(day, 2)
+    rows = table.view("S10").ravel()[days - lo]
+    n = len(days)
+    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(10)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(rows))
 
 
 def _valid_mask(valid: np.ndarray | None) -> np.ndarray | None:
@@ -174,7 +197,28 @@ class Ints:
         return pc.cast(self.to_arrow(), pa.string())
 
 
-Column = Scaled | Dates | Codes | Text | Ints
+@dataclass
+class Serial:
+    """Consecutive ids ``prefix + zero-padded number``: numbers ``first + 1 … first + n``.
+
+    `first` is set when the chunk is written, so chunks can be built in any order.
+    """
+
+    prefix: str
+    width: int
+    n: int
+    first: int | None = None
+
+    def to_arrow(self) -> pa.Array:
+        if self.first is None:
+            raise AssertionError("Serial ids written before numbering")
+        return make_ids(self.prefix, np.arange(self.first + 1, self.first + self.n + 1), self.width)
+
+    def to_text(self) -> pa.Array:
+        return self.to_arrow()
+
+
+Column = Scaled | Dates | Codes | Text | Ints | Serial
 
 
 def quote_csv(value: str) -> str:

@@ -32,6 +32,14 @@ PARQUET_OPTIONS = {
 }
 
 
+def parquet_options(table: Table) -> dict:
+    """Writer settings for `table`: zstd, statistics, and dictionary encoding only where values
+    repeat (not for a single-column key, nor money amounts, which are nearly all distinct)."""
+    key = table.primary_key[0] if len(table.primary_key) == 1 else None
+    dictionary = [c.name for c in table.columns if c.name != key and not c.money]
+    return {**PARQUET_OPTIONS, "use_dictionary": dictionary}
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
@@ -76,7 +84,7 @@ class TableSink:
                 self._fh = open(self.tmp, "wb")  # noqa: SIM115 (closed in finish/abort)
                 self._fh.write((",".join(table.column_names) + "\n").encode())
             else:
-                self._writer = pq.ParquetWriter(self.tmp, self.schema, **PARQUET_OPTIONS)
+                self._writer = pq.ParquetWriter(self.tmp, self.schema, **parquet_options(table))
 
     def write(self, columns: dict[str, object]) -> None:
         _check_columns(self.table, columns)
@@ -110,7 +118,7 @@ class TableSink:
             if writer is None:
                 path = self.tmp / f"year_month={label}" / "part-0.parquet"
                 path.parent.mkdir(parents=True, exist_ok=True)
-                writer = pq.ParquetWriter(path, self.schema, **PARQUET_OPTIONS)
+                writer = pq.ParquetWriter(path, self.schema, **parquet_options(self.table))
                 self._writers[label] = writer
             writer.write_table(part, row_group_size=max(part.num_rows, 1))
 
