@@ -382,7 +382,9 @@ def line(fig, spec: ChartSpec, theme: Theme) -> None:
             names.append(f"{spec.label(col)} (right axis)")
         _value_axis(ax2.yaxis, spec.unit(secondary[0]), theme)
         _pad_limits(ax2, _numbers(data, secondary))
-    _pad_limits(ax, _numbers(data, series))
+    # Counts read against zero (new customers per month); levels and rates need not.
+    zero = bool(series) and spec.unit(series[0]) == "count" and _numbers(data, series).min() >= 0
+    _pad_limits(ax, _numbers(data, series), zero=zero)
     if len(handles) > 1 or secondary:
         _legend(fig, handles, names)
     if not secondary:
@@ -558,8 +560,13 @@ def waterfall(fig, spec: ChartSpec, theme: Theme) -> None:
         y = max(tops_a[i], bottoms_a[i]) + span * 0.02
         ax.text(pos[i], y, text, ha="center", va="bottom", fontsize=6.3,
                 color=theme.ink if is_total else colours[i], fontweight="bold")  # fmt: skip
-    labels = [_wrap(shorten(x, 30), 11) for x in data["label"]]
-    ax.set_xticks(pos, labels)
+    slot = fig.get_size_inches()[0] * 72 * 0.85 / max(1, len(pos))  # points per bar
+    chars = max(4, int(slot / 3.4))
+    names = [shorten(x, 30) for x in data["label"]]
+    if max(len(w) for n in names for w in (n.split() or [""])) <= chars:
+        ax.set_xticks(pos, [_wrap(n, chars, 3) for n in names])
+    else:
+        ax.set_xticks(pos, names, rotation=30, ha="right", rotation_mode="anchor")
     ax.tick_params(axis="x", length=0)
     ax.set_xlim(-0.6, len(pos) - 0.4)
     ax.set_ylim(floor, hi + span * 0.14)
@@ -743,15 +750,14 @@ def bubble(fig, spec: ChartSpec, theme: Theme) -> None:
         h = ax.scatter(x[mask], y[mask], s=area[mask], color=mapping[name], alpha=0.72,
                        edgecolors="white", linewidths=0.6)  # fmt: skip
         handles.append((h, shorten(name, 22)))
+    _margins(ax, x.to_numpy(), y.to_numpy(), 0.12)
     if "label" in data:
-        for i in size.sort_values(ascending=False).index[:5]:
-            radius = math.sqrt(float(area[i])) / 2
-            ax.annotate(shorten(data.at[i, "label"], 20), (x[i], y[i]), xytext=(radius + 2, 0),
-                        textcoords="offset points", ha="left", va="center", fontsize=5.8,
-                        color=theme.ink)  # fmt: skip
+        top = size.sort_values(ascending=False).index[:8]
+        place_labels(ax, x[top].to_numpy(), y[top].to_numpy(),
+                     [shorten(data.at[i, "label"], 22) for i in top], 5.8, theme.ink,
+                     offset=float(np.sqrt(area[top].max())) / 2 + 1)  # fmt: skip
     _value_axis(ax.xaxis, spec.unit("x"), theme)
     _value_axis(ax.yaxis, spec.unit("y"), theme)
-    _margins(ax, x.to_numpy(), y.to_numpy(), 0.12)
     if y.min() < 0 < y.max():
         ax.axhline(0, color=theme.neutral, lw=0.6)
     ax.set_xlabel(spec.label("x"))
@@ -770,14 +776,65 @@ def _margins(ax, x: np.ndarray, y: np.ndarray, frac: float) -> None:
         setter(lo - pad, hi + pad)
 
 
+def _robust_range(values: np.ndarray) -> tuple[float, float]:
+    """Axis limits that keep a few extreme outliers from flattening everything else."""
+    lo, hi = float(np.min(values)), float(np.max(values))
+    if len(values) < 10:
+        return lo, hi
+    q_lo, q_hi = (float(v) for v in np.percentile(values, [5, 95]))
+    span = (q_hi - q_lo) or abs(q_hi) or 1.0
+    return max(lo, q_lo - 1.5 * span), min(hi, q_hi + 1.5 * span)
+
+
+def place_labels(ax, xs, ys, labels, size: float, colour: str, offset: float = 3.0) -> int:
+    """Label points (in priority order) beside them, skipping labels that would overlap an
+    earlier one or leave the plot; returns how many were placed."""
+    from finrep.render.theme import text_width
+
+    fig = ax.figure
+    fw, fh = fig.get_size_inches() * 72
+    aw, ah = fw * 0.8, fh * 0.72  # the plot area, roughly (before layout)
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    logx, logy = ax.get_xscale() == "log", ax.get_yscale() == "log"
+
+    def frac(v, a, b, log):
+        if log:
+            v, a, b = np.log10(max(v, 1e-12)), np.log10(a), np.log10(b)
+        return (v - a) / ((b - a) or 1.0)
+
+    family = matplotlib.rcParams["font.family"][0]
+    boxes: list[tuple[float, float, float, float]] = []
+    placed = 0
+    for x, y, text in zip(xs, ys, labels, strict=True):
+        fx, fy = frac(x, x0, x1, logx) * aw, frac(y, y0, y1, logy) * ah
+        w, h = text_width(text, size, family) + 1, size * 1.1
+        for dx, dy, ha, va in ((offset, 0, "left", "center"), (-offset, 0, "right", "center"),
+                               (0, offset, "center", "bottom"), (0, -offset, "center", "top")):  # fmt: skip
+            left = fx + dx - (w if ha == "right" else w / 2 if ha == "center" else 0)
+            bottom = fy + dy - (h / 2 if va == "center" else 0 if va == "bottom" else h)
+            box = (left, bottom, left + w, bottom + h)
+            if box[0] < 0 or box[2] > aw or box[1] < 0 or box[3] > ah:
+                continue
+            if any(not (box[2] <= b[0] or box[0] >= b[2] or box[3] <= b[1] or box[1] >= b[3])
+                   for b in boxes):  # fmt: skip
+                continue
+            boxes.append(box)
+            ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha,
+                        va=va, fontsize=size, color=colour)  # fmt: skip
+            placed += 1
+            break
+    return placed
+
+
 def scatter(fig, spec: ChartSpec, theme: Theme) -> None:
     """Points coloured by `group` (sized by `size`, labelled by `label` when few); above
-    `HEXBIN_ABOVE` points, a density of hexagons instead."""
+    `HEXBIN_ABOVE` points, a density of hexagons instead. A few extreme outliers are pinned
+    to the edge of the plot (hollow markers) rather than squashing the rest."""
     data = spec.data.reset_index(drop=True)
     x, y = _numeric(data, "x"), _numeric(data, "y")
-    ok = x.notna() & y.notna()
-    data, x, y = data[ok].reset_index(drop=True), x[ok].reset_index(drop=True), \
-        y[ok].reset_index(drop=True)  # fmt: skip
+    ok = (x.notna() & y.notna()).to_numpy()
+    data = data[ok].reset_index(drop=True)
+    x, y = x[ok].to_numpy(), y[ok].to_numpy()
     if data.empty:
         no_data(fig, _with_note(spec, "No point has both values."), theme)
         return
@@ -796,7 +853,12 @@ def scatter(fig, spec: ChartSpec, theme: Theme) -> None:
         bar_.ax.tick_params(labelsize=5.5, length=0)
         bar_.set_label("Points per hexagon", fontsize=6, color=theme.muted)
         _note(fig, f"{formats.format_count(len(data))} points", theme)
+        clipped = np.zeros(len(data), dtype=bool)
     else:
+        xr = _robust_range(x)
+        yr = (float(y.min()), float(y.max())) if log_y else _robust_range(y)
+        clipped = (x < xr[0]) | (x > xr[1]) | (y < yr[0]) | (y > yr[1])
+        xs, ys = np.clip(x, *xr), np.clip(y, *yr)
         groups = data["group"].astype(str) if "group" in data else pd.Series([""] * len(data))
         names, mapping = _group_colours(groups, theme)
         if "size" in data:
@@ -807,16 +869,22 @@ def scatter(fig, spec: ChartSpec, theme: Theme) -> None:
         alpha = 0.75 if len(data) <= 500 else 0.45
         handles = []
         for name in names:
-            mask = (groups == name) if name != OTHER else ~groups.isin(mapping)
+            mask = ((groups == name) if name != OTHER else ~groups.isin(mapping)).to_numpy()
             if not mask.any():
                 continue
-            h = ax.scatter(x[mask], y[mask], s=area[mask.to_numpy()], color=mapping[name],
-                           alpha=alpha, lw=0.3, edgecolors="white")  # fmt: skip
+            inner, outer = mask & ~clipped, mask & clipped
+            h = ax.scatter(xs[inner], ys[inner], s=area[inner], color=mapping[name], alpha=alpha,
+                           lw=0.3, edgecolors="white")  # fmt: skip
+            if outer.any():
+                ax.scatter(xs[outer], ys[outer], s=area[outer], facecolors="none",
+                           edgecolors=mapping[name], lw=1.0, clip_on=False)  # fmt: skip
             handles.append((h, shorten(name, 22)))
+        if not log_y:
+            _margins(ax, xs, ys, 0.06)
         if "label" in data and len(data) <= 60:
-            for i in range(len(data)):
-                ax.annotate(shorten(data.at[i, "label"], 14), (x[i], y[i]), xytext=(3, 2),
-                            textcoords="offset points", fontsize=5.5, color=theme.muted)  # fmt: skip
+            order = np.argsort(-area, kind="stable")
+            place_labels(ax, xs[order], ys[order],
+                         [shorten(data.at[i, "label"], 14) for i in order], 5.5, theme.muted)  # fmt: skip
         if len(handles) > 1:
             _legend(fig, [h for h, _ in handles], [n for _, n in handles],
                     ncol=min(len(handles), 5))  # fmt: skip
@@ -830,10 +898,12 @@ def scatter(fig, spec: ChartSpec, theme: Theme) -> None:
         ax.yaxis.set_minor_formatter(_NoLabels())
     else:
         _value_axis(ax.yaxis, spec.unit("y"), theme)
-    if not log_y:
-        _margins(ax, x.to_numpy(), y.to_numpy(), 0.06)
-        if y.min() < 0 < y.max():
+        lo, hi = ax.get_ylim()
+        if lo < 0 < hi:
             ax.axhline(0, color=theme.neutral, lw=0.6)
+    if clipped.any():
+        n = int(clipped.sum())
+        _note(fig, f"{n} point{'s' * (n != 1)} off scale, drawn hollow at the edge", theme)
     ax.set_xlabel(spec.label("x"))
     ax.set_ylabel(spec.label("y"))
 

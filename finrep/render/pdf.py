@@ -708,11 +708,15 @@ def draw_table_card(c, visual: Visual, x, y, w, h, ctx: Context) -> None:
     widths = _column_widths(data, columns, units, w, font)
     fit = max(1, int((h - HEAD_H) // ROW_H))
     shown = data if len(data) <= fit else data.iloc[: fit - 1]
-    header = [
-        Paragraph(markup(visual.label_of(col), font),
-                  styles.head if unit == "text" else styles.head_right)
-        for col, unit in zip(columns, units, strict=True)
-    ]  # fmt: skip
+    header = []
+    for col, unit, cw in zip(columns, units, widths, strict=True):
+        style = styles.head if unit == "text" else styles.head_right
+        label = visual.label_of(col)
+        para = Paragraph(markup(label, font), style)
+        if para.wrap(cw - 6, 1000)[1] > HEAD_H - 2:  # more than two lines: cut it
+            label = fit_text(label, style.fontSize, (cw - 6) * 1.8, font, True)
+            para = Paragraph(markup(label, font), style)
+        header.append(para)
     body = []
     for _, row in shown.iterrows():
         line = []
@@ -966,10 +970,18 @@ def appendix_run(ctx: Context) -> list[Flowable]:
         ("Data as of", formats.format_date(pack.as_of, "iso")),
     ]  # fmt: skip
     for key, value in sorted(dict(run.options).items()):
-        if value in (None, "", (), []):
-            continue
-        text = ", ".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
-        facts.append((f"Option: {key}", text))
+        if key in ("filters", "period") or value in (None, "", (), [], {}):
+            continue  # shown above
+        if isinstance(value, bool):
+            text = "yes" if value else "no"
+        elif isinstance(value, dict):
+            text = "; ".join(f"{k}={', '.join(map(str, v)) if isinstance(v, list | tuple) else v}"
+                             for k, v in value.items())  # fmt: skip
+        elif isinstance(value, list | tuple):
+            text = ", ".join(map(str, value))
+        else:
+            text = str(value)
+        facts.append((f"Option: {key.replace('_', ' ')}", text))
     out.append(_grid_table(facts, [150, ctx.width - 150], ctx))
     out.append(Paragraph("Source files", styles.h2))
     rows: list[tuple] = [("Table", "File", "Format", "Rows", "SHA-256")]

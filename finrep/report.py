@@ -1,0 +1,187 @@
+"""`make_report`: validate the data, build the pack once, render it as PDF and/or workbook.
+
+Files are named ``finrep-<period>[-<filters>].<format>`` (see `finrep.deliver.naming`) and
+written atomically as a set: every format is rendered to a temporary file in the output folder
+first and renamed into place only when all succeeded, so a failure never leaves a half-written
+file and an earlier pack of the same name survives intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from finrep.atomic import atomic_path
+from finrep.config import Config, load_config
+from finrep.errors import ConfigError, DataError
+from finrep.filters import Filters
+from finrep.pack import PAGE_KEYS, Pack
+
+Progress = Callable[[str, int, int], None]
+FORMATS = ("pdf", "xlsx")
+MAX_LISTED_ERRORS = 10
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    paths: dict[str, Path]  # format → file written
+    pack: Pack
+
+
+def _silent(step: str, done: int, total: int) -> None:
+    return None
+
+
+def parse_formats(formats: str | Iterable[str] | None, config: Config) -> tuple[str, ...]:
+    """``"pdf,xlsx"`` or ``["pdf"]`` → ``("pdf", "xlsx")``; None → config report.formats."""
+    if formats is None:
+        items: Iterable[str] = config.report.formats
+    elif isinstance(formats, str):
+        items = formats.split(",")
+    else:
+        items = formats
+    out = tuple(dict.fromkeys(f.strip().lower() for f in items if f.strip()))
+    bad = [f for f in out if f not in FORMATS]
+    if bad or not out:
+        raise ConfigError(
+            f"unknown report format {', '.join(bad) or '(none)'}; use {' or '.join(FORMATS)} "
+            "(several separated by commas)"
+        )
+    return out
+
+
+def parse_pages(pages: str | Sequence[str] | None, config: Config) -> tuple[str, ...]:
+    """``"all"``, ``"executive,service"`` or a list → page keys in pack order."""
+    if pages is None:
+        items: Sequence[str] = config.report.pages
+    elif isinstance(pages, str):
+        items = [p for p in pages.split(",")]
+    else:
+        items = list(pages)
+    wanted = [p.strip().lower() for p in items if p.strip()]
+    if not wanted or wanted == ["all"]:
+        return tuple(p for p in PAGE_KEYS if p in config.report.pages) or PAGE_KEYS
+    bad = [p for p in wanted if p not in PAGE_KEYS]
+    if bad:
+        raise ConfigError(
+            f"unknown page {', '.join(bad)}; use all or some of {', '.join(PAGE_KEYS)}"
+        )
+    return tuple(p for p in PAGE_KEYS if p in wanted)
+
+
+def _describe(finding: Any) -> str:
+    def get(name: str) -> Any:
+        return getattr(finding, name, None)
+
+    where = [str(get("file") or "")]
+    if get("row") is not None:
+        where.append(f"row {get('row')}")
+    if get("column"):
+        where.append(f"column {get('column')}")
+    if get("value") not in (None, ""):
+        where.append(f"value {str(get('value'))!r}")
+    return f"{', '.join(w for w in where if w)}: {get('message') or get('rule') or 'invalid'}"
+
+
+def validate_data(
+    data_dir: str | Path, config: Config, allow_invalid: bool, progress: Progress
+) -> tuple[Any, ...]:
+    """Run `finrep.validate.validate`; raise DataError listing the errors unless
+    `allow_invalid`; return the findings the pack records (warnings, and errors if allowed)."""
+    try:
+        from finrep.validate import validate
+    except ModuleNotFoundError as exc:  # TEMPORARY until finrep.validate lands (issue 3)
+        if exc.name != "finrep.validate":
+            raise
+        return ()
+    params = inspect.signature(validate).parameters
+    extra = {k: v for k, v in (("config", config), ("progress", progress)) if k in params}
+    result = validate(data_dir, **extra)
+    findings = tuple(getattr(result, "findings", result))
+    errors = [f for f in findings if str(getattr(f, "severity", "")).lower() == "error"]
+    if errors and not allow_invalid:
+        listed = "\n".join(f"  {_describe(f)}" for f in errors[:MAX_LISTED_ERRORS])
+        more = len(errors) - MAX_LISTED_ERRORS
+        tail = f"\n  +{more} more (run `finrep validate` for all of them)" if more > 0 else ""
+        raise DataError(
+            f"{data_dir}: the data has {len(errors)} error{'s' * (len(errors) != 1)}; fix them, "
+            f"or pass --allow-invalid to report anyway:\n{listed}{tail}"
+        )
+    return findings
+
+
+def report_stem(pack: Pack) -> str:
+    """``finrep-2024-12`` or ``finrep-2024-12-segment-affluent-region-west`` (sanitised)."""
+    from finrep.deliver.naming import pack_stem
+
+    return pack_stem(pack.period, pack.filters)
+
+
+def make_report(
+    data_dir: str | Path,
+    *,
+    period: str = "latest",
+    filters: Filters | None = None,
+    config: Config | None = None,
+    formats: str | Iterable[str] | None = ("pdf", "xlsx"),
+    out_dir: str | Path | None = None,
+    pages: str | Sequence[str] | None = None,
+    allow_invalid: bool = False,
+    progress: Progress | None = None,
+) -> ReportResult:
+    """Validate `data_dir`, build the pack for `period` and `filters`, render each of
+    `formats` (None: config report.formats) into `out_dir` (None: config report.out).
+
+    Raises DataError when validation finds errors (unless `allow_invalid`) or the period has no
+    data, ConfigError for unknown formats or pages, RenderError when rendering fails (nothing
+    is written then, and files of an earlier run are kept).
+    """
+    from finrep.pack import build_pack
+    from finrep.render.charts import ChartPool
+    from finrep.render.theme import Theme
+
+    config = config or load_config()
+    filters = filters or Filters()
+    formats = parse_formats(formats, config)
+    wanted_pages = parse_pages(pages, config)
+    out = Path(out_dir if out_dir is not None else config.report.out)
+    report = progress or _silent
+    theme = Theme.from_config(config)  # a bad logo or font fails before any work
+    steps = 2 + len(formats)
+    report("Report", 0, steps)
+    pool = ChartPool(config.report.chart_workers if "pdf" in formats else 1)
+    with contextlib.closing(pool):
+        pool.start()  # workers warm up while the measures run
+        findings = validate_data(data_dir, config, allow_invalid, report)
+        report("Report", 1, steps)
+        options = {
+            "pages": ",".join(wanted_pages),
+            "formats": ",".join(formats),
+            "allow_invalid": allow_invalid,
+        }
+        pack = build_pack(
+            data_dir, period, filters, config, findings=findings, progress=report,
+            options=options,
+        )  # fmt: skip
+        pack = replace(pack, pages=tuple(p for p in pack.pages if p.key in wanted_pages))
+        report("Report", 2, steps)
+        stem = report_stem(pack)
+        paths = {fmt: out / f"{stem}.{fmt}" for fmt in formats}
+        # All formats are written to temporary files first and renamed together at the end.
+        with contextlib.ExitStack() as stack:
+            temps = {fmt: stack.enter_context(atomic_path(dest)) for fmt, dest in paths.items()}
+            for i, fmt in enumerate(formats, start=1):
+                if fmt == "pdf":
+                    from finrep.render.pdf import render_pdf
+
+                    temps[fmt].write_bytes(render_pdf(pack, theme, pool=pool, progress=report))
+                else:
+                    from finrep.render.xlsx import render_xlsx
+
+                    render_xlsx(pack, config, temps[fmt])
+                report("Report", 2 + i, steps)
+    return ReportResult(paths=paths, pack=pack)
