@@ -7,16 +7,18 @@ Table definition, styles, column widths, print setup, the header and first data 
 renders the remaining rows as SpreadsheetML with vectorised pyarrow string kernels, streamed
 into the sheet's ``<sheetData>`` when xlsxwriter writes the sheet. Cells are typed exactly as
 xlsxwriter would type them: numbers as numbers, dates as date serials with a date style,
-text as (inline) strings, so data can never turn into a formula or a link.
+text as shared strings (xlsxwriter's table, which escapes them), so data can never turn into
+a formula or a link.
 
 Data cells carry no ``r`` (reference) attribute: it is optional in SpreadsheetML (ECMA-376
 §18.3.1.4) and Excel, LibreOffice, openpyxl and pandas read cells in document order; left
 out, the file is less than half the size (deflate cannot compress the ever-changing
 references). Rows keep their ``r``.
 
-Relies on two xlsxwriter internals, pinned by tests/render/test_xlsx_facts.py: a worksheet
-subclass may override ``_write_dimension``/``_write_sheet_data``, and a table's ranges live
-in ``worksheet.tables[-1]["range" | "a_range" | "autofilter"]``.
+Relies on three xlsxwriter internals, pinned by tests/render/test_xlsx_facts.py: a worksheet
+subclass may override ``_write_dimension``/``_write_sheet_data``; a table's ranges live in
+``worksheet.tables[-1]["range" | "a_range" | "autofilter"]``; the workbook's shared strings
+are ``worksheet.str_table`` (``_get_shared_string_index`` and its ``count``).
 """
 
 from __future__ import annotations
@@ -39,8 +41,6 @@ from finrep.render.xlsx_style import Styles
 EXCEL_MAX_ROWS = 1_048_576
 CHUNK_ROWS = 50_000  # rows rendered at a time: bounds the memory of the XML text
 _EPOCH = np.datetime64("1899-12-30", "D")  # Excel's day 0 (1900 date system)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_ESCAPE_LIKE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
 
 
 class FactSheet(Worksheet):
@@ -67,23 +67,14 @@ class FactSheet(Worksheet):
             return
         self._xml_start_tag("sheetData")
         self._write_rows()  # header and first data row, held by xlsxwriter
+        raw = getattr(self.fh, "buffer", None)  # a file: write the UTF-8 bytes as they are
+        self.fh.flush()
         for chunk in self._fact_chunks():
-            self.fh.write(chunk)
+            if raw is not None:
+                raw.write(chunk)
+            else:  # in-memory workbook (StringIO)
+                self.fh.write(bytes(chunk).decode("utf-8"))
         self._xml_end_tag("sheetData")
-
-
-def escape_text(text: str) -> str:
-    """XML-escape a cell string the way Excel expects (control characters as _xHHHH_)."""
-    s = clip_text(text)
-    s = _ESCAPE_LIKE.sub(r"_x005F_\1", s)  # a literal "_x0041_" must not decode to "A"
-    s = s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _CONTROL.sub(lambda m: f"_x{ord(m.group(0)):04X}_", s)
-
-
-def _inline(style: int, text: str) -> str:
-    t = escape_text(text)
-    space = ' xml:space="preserve"' if t != t.strip() else ""
-    return f'<c s="{style}" t="inlineStr"><is><t{space}>{t}</t></is></c>'
 
 
 def _text(value: object) -> str:
@@ -115,8 +106,8 @@ def _join(*parts: Any) -> pa.Array:
 
 
 def _cells(series: pd.Series, kind: str, style: int) -> pa.Array:
-    """One column's cells as SpreadsheetML strings (blank cells keep the column style)."""
-    blank = f'<c s="{style}"/>'
+    """One column's cells as SpreadsheetML (blank cells keep the column's style)."""
+    blank = f'<c s="{style}"/>' if style else "<c/>"
     if kind == "date":
         stamps = pd.to_datetime(series, errors="coerce")
         if getattr(stamps.dt, "tz", None) is not None:
@@ -138,29 +129,52 @@ def _cells(series: pd.Series, kind: str, style: int) -> pa.Array:
             arr = pa.array(np.where(valid, floats, 0.0))
         text = pc.cast(arr, pa.large_string())
         cells = _join(f'<c s="{style}"><v>', text, "</v></c>")
-        return (
-            cells if valid is None or valid.all() else pc.if_else(pa.array(valid), cells, _s(blank))
-        )
+        if valid is None or valid.all():
+            return cells
+        return pc.if_else(pa.array(valid), cells, _s(blank))
+    raise ValueError(f"text columns are pre-registered, not rendered here ({kind})")
+
+
+def shared_text(series: pd.Series, sst: Any) -> tuple[np.ndarray, pa.Array]:
+    """Register a text column's distinct values in xlsxwriter's shared-string table `sst`
+    (it escapes them when it writes the table) and return (per-row codes, cell per code).
+
+    Must run before the workbook closes: xlsxwriter freezes the table before it writes the
+    sheets. The reference count is kept exact for the ``<sst count>`` attribute.
+    """
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    table = [_inline(style, _text(u)) for u in uniques]
-    table.append(blank)  # code -1 (missing) → last entry
+    index = [sst._get_shared_string_index(clip_text(_text(u))) for u in uniques]
+    sst.count += int((codes >= 0).sum()) - len(uniques)
+    table = [f'<c t="s"><v>{i}</v></c>' for i in index]
+    table.append("<c/>")  # code -1 (missing) → last entry
     codes = np.where(codes < 0, len(table) - 1, codes)
-    return pa.array(table, type=pa.large_string()).take(pa.array(codes))
+    return codes, pa.array(table, type=pa.large_string())
 
 
 def render_rows(
-    frame: pd.DataFrame, first_row: int, kinds: list[str], styles: list[int]
-) -> Iterator[str]:
-    """``<row>`` elements for `frame`, whose first row is sheet row `first_row` (0-based)."""
+    frame: pd.DataFrame,
+    first_row: int,
+    kinds: list[str],
+    styles: list[int],
+    texts: dict[int, tuple[np.ndarray, pa.Array]],
+) -> Iterator[memoryview]:
+    """``<row>`` elements (UTF-8) for `frame`, whose first row is sheet row `first_row`
+    (0-based); text column j comes from `texts[j]` (see `shared_text`)."""
     for start in range(0, len(frame), CHUNK_ROWS):
         part = frame.iloc[start : start + CHUNK_ROWS]
-        cols = [_cells(part.iloc[:, j], kinds[j], styles[j]) for j in range(len(frame.columns))]
+        cols = []
+        for j in range(len(frame.columns)):
+            if j in texts:
+                codes, table = texts[j]
+                cols.append(table.take(pa.array(codes[start : start + len(part)])))
+            else:
+                cols.append(_cells(part.iloc[:, j], kinds[j], styles[j]))
         numbers = np.arange(first_row + start + 1, first_row + start + len(part) + 1)
         refs = pc.cast(pa.array(numbers), pa.large_string())
         rows = _join('<row r="', refs, '">', *cols, "</row>")
         offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)
         lo, hi = offsets[rows.offset], offsets[rows.offset + len(rows)]
-        yield rows.buffers()[2].to_pybytes()[lo:hi].decode("utf-8")
+        yield memoryview(rows.buffers()[2])[lo:hi]
 
 
 _TABLE_NAME = re.compile(r"[^0-9A-Za-z_.]")
@@ -209,7 +223,7 @@ def write_fact_sheet(
         elif kinds[j] == "number":
             formats.append(styles.get(num_format=_fact_number_format(unit, frame.iloc[:, j])))
         else:
-            formats.append(styles.get(num_format="@"))
+            formats.append(None)  # text: General, like every shared string
         # The month column reads better as yyyy-mm; the cell still holds the real date.
         if kinds[j] == "date" and str(c) == "month":
             formats[-1] = styles.get(num_format="yyyy-mm")
@@ -237,10 +251,14 @@ def write_fact_sheet(
         if spec.get("autofilter"):
             spec["autofilter"] = full
         rest = frame.iloc[1:]
+        texts = {
+            j: shared_text(rest.iloc[:, j], ws.str_table) for j in range(ncol) if kinds[j] == "text"
+        }
 
-        def chunks() -> Iterator[str]:
-            ids = [f.xf_index or 0 for f in formats]  # assigned when row 1 was written
-            return render_rows(rest, 2, kinds, ids)
+        def chunks() -> Iterator[memoryview]:
+            # Style ids are assigned when xlsxwriter writes row 1, just before this runs.
+            ids = [(f.xf_index or 0) if f is not None else 0 for f in formats]
+            return render_rows(rest, 2, kinds, ids, texts)
 
         ws.set_fact_rows(chunks, n, ncol - 1)
     ws.freeze_panes(1, 0)

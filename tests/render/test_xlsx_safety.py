@@ -10,7 +10,6 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from openpyxl.utils.escape import unescape
 from sample_pack import make_sample_pack
 
 from finrep.errors import RenderError
@@ -100,10 +99,13 @@ def test_fact_strings_round_trip_exactly(hostile_book):
     ws = _load(hostile_book)["fact_positions_monthly"]
     col = [c.value for c in ws["B"]]  # product
     assert col[1] == HOSTILE  # first data row: written by xlsxwriter
-    # Control characters are escaped as Excel does (_x0007_, and a literal "_x0041_" as
-    # _x005F_x0041_); Excel decodes both, openpyxl leaves inline strings encoded, so decode
-    # here as Excel would. Leading and trailing spaces survive.
-    assert unescape(col[2]) == "  padded\tname\x07 _x0041_ "
+    # Control characters are escaped as Excel does (_x0007_), and a literal "_x0041_" as
+    # _x005F_x0041_ so that Excel does not decode it to "A". openpyxl strips the _x005F_ but
+    # leaves _x0007_ as it is; Excel shows "\x07" and "_x0041_". Spaces at both ends survive.
+    assert col[2] == "  padded\tname_x0007_ _x0041_ "
+    with zipfile.ZipFile(hostile_book) as z:
+        sst = z.read("xl/sharedStrings.xml").decode()
+    assert '<t xml:space="preserve">  padded\tname_x0007_ _x005F_x0041_ </t>' in sst
 
 
 def test_nan_and_inf_are_blank_cells(hostile_book):
