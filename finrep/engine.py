@@ -6,6 +6,10 @@ Spark is added behind the same `connect` function (see `--engine spark`).
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import ibis
@@ -20,13 +24,26 @@ def connect(config: Config | None = None, engine: str | None = None) -> ibis.Bas
     """Open an ibis connection for the configured engine."""
     name = engine or (config.engine.name if config else "duckdb")
     if name == "duckdb":
-        return ibis.duckdb.connect()
+        # Spill files go to a private temporary folder, not `.tmp` in the user's folder.
+        return ibis.duckdb.connect(temp_directory=str(_spill_dir()))
     if name == "spark":
         # Imported here: pyspark is an optional extra, and DuckDB users never pay for it.
         from finrep.engine_spark import connect_spark
 
         return connect_spark(config)
     raise ConfigError(f"engine {name!r} is not available (use duckdb or spark)")
+
+
+_SPILL: list[Path] = []
+
+
+def _spill_dir() -> Path:
+    """This process's folder for DuckDB's spill files, removed at exit."""
+    if not _SPILL:
+        path = Path(tempfile.mkdtemp(prefix="finrep-duckdb-"))
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+        _SPILL.append(path)
+    return _SPILL[0]
 
 
 def execute(expr: ibis.Expr, **kwargs: Any) -> pd.DataFrame | Any:

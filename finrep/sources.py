@@ -727,15 +727,15 @@ def clean_column(
     kind: str = "string",
     date_format: str = ISO,
     backend: str = "duckdb",
+    trim: bool = True,
 ) -> ir.Value:
     """One stored column → the schema's type, by the cleaning rules. `kind` is how it is stored
-    (CSV: string; Parquet: see `Source.kinds`)."""
+    (CSV: string; Parquet: see `Source.kinds`); `trim` is off for Parquet text."""
     if kind == "null":
         return ibis.null(col.dtype if col.dtype != "string" else "string")
     if col.dtype == "string":
         if kind != "string":
             return raw.cast("string")
-        trim = True
         if col.enum:
             return clean_enum(raw, col.enum, trim=trim)
         return clean_text(raw, trim=trim)
@@ -758,18 +758,29 @@ def clean_column(
     return _whole(clean_number(raw))
 
 
-def typed_table(raw: ir.Table, source: Source, date_formats: Mapping[str, str]) -> ir.Table:
-    """The typed table of one source: exactly the schema's columns, names and types."""
-    backend = getattr(raw, "_find_backend", lambda: None)()
-    backend_name = getattr(backend, "name", "duckdb")
+def typed_columns(
+    raw: ir.Table, source: Source, date_formats: Mapping[str, str]
+) -> dict[str, ir.Value]:
+    """Each schema column of `raw` cleaned and cast to the schema's type, by name."""
+    backend_name = getattr(raw._find_backend(), "name", "duckdb")
     exprs = {}
     for col in source.spec.columns:
         kind = source.kind(col.name) if source.format == "parquet" else "string"
         expr = clean_column(
-            raw[col.name], col, kind, date_formats.get(col.name, ISO), backend_name
-        ).cast(_IBIS_TYPES[col.dtype])
-        exprs[col.name] = expr
-    return raw.select(**exprs)
+            raw[col.name],
+            col,
+            kind,
+            date_formats.get(col.name, ISO),
+            backend_name,
+            trim=source.format == "csv",
+        )
+        exprs[col.name] = expr.cast(_IBIS_TYPES[col.dtype])
+    return exprs
+
+
+def typed_table(raw: ir.Table, source: Source, date_formats: Mapping[str, str]) -> ir.Table:
+    """The typed table of one source: exactly the schema's columns, names and types."""
+    return raw.select(**typed_columns(raw, source, date_formats))
 
 
 _IBIS_TYPES = {"string": "string", "date": "date", "int64": "int64", "float64": "float64"}
