@@ -29,7 +29,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from finrep.schema import TABLES
-from finrep.synth.writers import parquet_options
+from finrep.synth.writers import dictionary_columns, parquet_options
 
 WORK = Path(__file__).resolve().parent / "_work"
 
@@ -82,13 +82,15 @@ def run_generate(out: Path, customers: int, fmt: str, start: str, end: str) -> d
         "rows": rows,
         "seconds": seconds,
         "peak_mb": max(peak[0] / 2**20, usage.ru_maxrss / 1024),
+        "cpu": usage.ru_utime + usage.ru_stime,
         "bytes": sum(f["bytes"] for f in manifest["files"]),
         "manifest": manifest,
     }
 
 
-def pyarrow_baseline(generated: Path, manifest: dict, out: Path) -> float:
-    """Seconds pyarrow takes to write tables of the same shape and size as `generated`."""
+def pyarrow_baseline(generated: Path, manifest: dict, out: Path) -> tuple[float, float]:
+    """Seconds (wall, CPU) pyarrow takes to write tables of the same shape and size as
+    `generated`."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -96,8 +98,12 @@ def pyarrow_baseline(generated: Path, manifest: dict, out: Path) -> float:
     for entry in manifest["files"]:
         table = entry["table"]
         if table not in samples:
-            samples[table] = pq.ParquetFile(generated / entry["path"]).read_row_group(0)
-    began = time.perf_counter()
+            # In memory as the generator holds it: repeating text dictionary-encoded.
+            source = pq.ParquetFile(
+                generated / entry["path"], read_dictionary=dictionary_columns(TABLES[table])
+            )
+            samples[table] = source.read_row_group(0)
+    began, began_cpu = time.perf_counter(), time.process_time()
     for table, sample in samples.items():
         rows = manifest["row_counts"][table]
         options = parquet_options(TABLES[table])
@@ -107,7 +113,7 @@ def pyarrow_baseline(generated: Path, manifest: dict, out: Path) -> float:
                 part = sample.slice(0, min(sample.num_rows, rows - written))
                 w.write_table(part, row_group_size=max(part.num_rows, 1))
                 written += part.num_rows
-    return time.perf_counter() - began
+    return time.perf_counter() - began, time.process_time() - began_cpu
 
 
 def main() -> None:
@@ -127,7 +133,9 @@ def main() -> None:
         for n in args.customers:
             out = WORK / f"gen_parquet_{n}"
             r = run_generate(out, n, "parquet", args.start, args.end)
-            r["baseline"] = pyarrow_baseline(out, r["manifest"], WORK / f"baseline_{n}")
+            r["baseline"], r["baseline_cpu"] = pyarrow_baseline(
+                out, r["manifest"], WORK / f"baseline_{n}"
+            )
             r.update(customers=n, format="parquet")
             results.append(r)
             shutil.rmtree(WORK / f"baseline_{n}", ignore_errors=True)
@@ -137,7 +145,7 @@ def main() -> None:
             n = args.csv_customers or max(args.customers)
             out = WORK / f"gen_csv_{n}"
             r = run_generate(out, n, "csv", args.start, args.end)
-            r.update(customers=n, format="csv", baseline=None)
+            r.update(customers=n, format="csv", baseline=None, baseline_cpu=None)
             results.append(r)
             if not args.keep:
                 shutil.rmtree(out, ignore_errors=True)
@@ -155,6 +163,11 @@ def main() -> None:
         print(f"{r['format']:<8} {r['customers']:>10,} {r['rows']:>12,} {r['seconds']:8.1f} "
               f"{r['rows'] / r['seconds']:>10,.0f} {base} {ratio} {r['peak_mb']:8.0f} "
               f"{r['bytes'] / 2**20:8.0f}")  # fmt: skip
+    print("CPU seconds (user + sys):")
+    for r in results:
+        base = f", pyarrow {r['baseline_cpu']:.1f} (ratio {r['cpu'] / r['baseline_cpu']:.2f})"
+        print(f"  {r['format']} {r['customers']:,}: generate {r['cpu']:.1f}"
+              + (base if r["baseline_cpu"] else ""))  # fmt: skip
     for r in results:
         print(f"  {r['format']} {r['customers']:,}: " + ", ".join(
             f"{k} {v:,}" for k, v in r["manifest"]["row_counts"].items()))  # fmt: skip

@@ -151,6 +151,7 @@ def generate(
         n_agents=max(20, -(-opts.customers // 250)),
         widths=World.id_widths(opts.customers, window.n_months),
     )
+    world.agent_ids  # built once, before builder threads share the world  # noqa: B018
     advisor_clients = np.zeros(advisors.n, dtype=np.int64)
     serials: dict[str, int] = {}
 

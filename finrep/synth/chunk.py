@@ -7,10 +7,10 @@ stream derived from (seed, chunk number), so output depends only on the options.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from finrep.schema import (
     ACTION_TYPES,
@@ -25,7 +25,7 @@ from finrep.schema import (
 )
 from finrep.synth.balances import simulate_balances
 from finrep.synth.catalogue import Advisors, Products
-from finrep.synth.columns import Codes, Dates, Ints, Scaled, Serial, Text, id_width, make_ids
+from finrep.synth.columns import Codes, Dates, Ints, Scaled, Serial, id_width, make_ids
 from finrep.synth.customers import build_customers, customer_columns
 from finrep.synth.engagement import MAX_PER_MONTH as MAX_SESSIONS
 from finrep.synth.engagement import build_sessions
@@ -63,6 +63,10 @@ class World:
     enroll_day: np.ndarray  # every customer's enrollment day, sorted
     n_agents: int
     widths: dict[str, int]
+
+    @cached_property
+    def agent_ids(self) -> pa.StringArray:
+        return make_ids("AGT", np.arange(1, self.n_agents + 1), id_width(4, self.n_agents))
 
     @staticmethod
     def id_widths(customers: int, n_months: int) -> dict[str, int]:
@@ -115,23 +119,15 @@ def build_chunk(world: World, index: int, lo: int, hi: int) -> Chunk:
     out: dict[str, dict[str, object]] = {}
     out["customers"] = customer_columns(c, world.pools, world.customers, rng)
 
-    p_cust = pa.array(pos.customer)
     out["enrollments"] = {
         "enrollment_id": Serial("ENR", w["enrollment"], pos.n),  # fmt: skip
-        "customer_id": Text(cust_ids.take(p_cust), safe=True),
-        "product_id": Text(prod_ids.take(pa.array(pos.product)), safe=True),
+        "customer_id": Codes(pos.customer, cust_ids),
+        "product_id": Codes(pos.product, prod_ids),
         "enrollment_date": Dates(pos.open_day),
         "initial_investment": Scaled(pos.initial_cents, 2),
         "contribution_frequency": Codes(pos.frequency, CONTRIBUTION_FREQUENCIES),
         "monthly_contribution": Scaled(pos.planned_cents, 2),
-        "advisor_id": Text(
-            pc.if_else(
-                pa.array(pos.advisor >= 0),
-                world.advisors.ids.take(pa.array(np.maximum(pos.advisor, 0))),
-                None,
-            ),
-            safe=True,
-        ),
+        "advisor_id": Codes(pos.advisor, world.advisors.ids),
         "channel": Codes(pos.channel, ENROLLMENT_CHANNEL),
         "status": Codes(bal.closed.astype(np.int64), ENROLLMENT_STATUSES),
     }
@@ -139,8 +135,8 @@ def build_chunk(world: World, index: int, lo: int, hi: int) -> Chunk:
     n_bal = len(bal.day)
     out["account_balances"] = {
         "balance_id": Serial("BAL", w["balance"], n_bal),  # fmt: skip
-        "customer_id": Text(cust_ids.take(pa.array(pos.customer[bal.position])), safe=True),
-        "product_id": Text(prod_ids.take(pa.array(pos.product[bal.position])), safe=True),
+        "customer_id": Codes(pos.customer[bal.position], cust_ids),
+        "product_id": Codes(pos.product[bal.position], prod_ids),
         "date": Dates(bal.day),
         "balance": Scaled(bal.balance, 2),
         "contributions_mtd": Scaled(bal.contributions, 2),
@@ -149,10 +145,9 @@ def build_chunk(world: World, index: int, lo: int, hi: int) -> Chunk:
         "fees_mtd": Scaled(bal.fees, 2),
     }
 
-    agent_w = id_width(4, world.n_agents)
     out["service_interactions"] = {
         "interaction_id": Serial("INT", w["interaction"], contacts.n),  # fmt: skip
-        "customer_id": Text(cust_ids.take(pa.array(contacts.customer)), safe=True),
+        "customer_id": Codes(contacts.customer, cust_ids),
         "date": Dates(contacts.day),
         "channel": Codes(contacts.channel, SERVICE_CHANNELS),
         "reason_code": Codes(contacts.reason, REASON_CODES),
@@ -161,19 +156,12 @@ def build_chunk(world: World, index: int, lo: int, hi: int) -> Chunk:
             contacts.satisfaction_tenths, 1, valid=contacts.satisfaction_tenths >= 0
         ),  # fmt: skip
         "resolution_status": Codes(contacts.resolution, RESOLUTION_STATUSES),
-        "agent_id": Text(
-            pc.if_else(
-                pa.array(contacts.agent >= 0),
-                make_ids("AGT", np.maximum(contacts.agent, 0) + 1, agent_w),
-                None,
-            ),
-            safe=True,
-        ),
+        "agent_id": Codes(contacts.agent, world.agent_ids),
     }
 
     out["engagement"] = {
         "engagement_id": Serial("ENG", w["engagement"], sessions.n),  # fmt: skip
-        "customer_id": Text(cust_ids.take(pa.array(sessions.customer)), safe=True),
+        "customer_id": Codes(sessions.customer, cust_ids),
         "date": Dates(sessions.day),
         "action_type": Codes(sessions.action, ACTION_TYPES),
         "device_type": Codes(sessions.device, DEVICE_TYPES),
@@ -184,8 +172,8 @@ def build_chunk(world: World, index: int, lo: int, hi: int) -> Chunk:
 
     e = bal.churn_position
     out["retention"] = {
-        "customer_id": Text(cust_ids.take(pa.array(pos.customer[e])), safe=True),
-        "product_id": Text(prod_ids.take(pa.array(pos.product[e])), safe=True),
+        "customer_id": Codes(pos.customer[e], cust_ids),
+        "product_id": Codes(pos.product[e], prod_ids),
         "churn_date": Dates(bal.churn_day),
         "churn_reason": Codes(bal.churn_reason, CHURN_REASONS),
         "exit_survey_score": Scaled(bal.churn_exit_tenths, 1, valid=bal.churn_exit_tenths >= 0),

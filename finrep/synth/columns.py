@@ -150,26 +150,35 @@ class Dates:
 
 @dataclass
 class Codes:
-    """Indexes into `labels`; a negative code is a blank."""
+    """Indexes into `labels` (a tuple of text, or an Arrow string array such as a chunk's
+    customer ids); a negative code is a blank. Arrow: a dictionary array, which Parquet
+    stores as its dictionary encoding; readers see plain text. Labels must be distinct:
+    with repeated labels Parquet falls back to plain pages whose bytes were seen to vary
+    from run to run."""
 
     codes: np.ndarray
-    labels: tuple[str, ...]
+    labels: tuple[str, ...] | pa.Array
 
-    def _dictionary(self) -> pa.DictionaryArray:
+    def _dictionary(self, labels: pa.Array) -> pa.DictionaryArray:
         codes = np.asarray(self.codes, dtype=np.int32)
         blank = codes < 0
-        mask = pa.array(blank) if blank.any() else None
-        indices = pa.array(np.where(blank, 0, codes), type=pa.int32(), mask=mask)
-        return pa.DictionaryArray.from_arrays(indices, pa.array(self.labels, type=pa.string()))
+        if blank.any():
+            indices = pa.array(np.where(blank, 0, codes), type=pa.int32(), mask=blank)
+        else:
+            indices = pa.array(codes, type=pa.int32())
+        return pa.DictionaryArray.from_arrays(indices, labels)
+
+    def _labels(self) -> pa.Array:
+        if isinstance(self.labels, pa.Array):
+            return self.labels
+        return pa.array(self.labels, type=pa.string())
 
     def to_arrow(self) -> pa.Array:
-        # Plain strings, so every reader (DuckDB, Spark, pandas) sees text; Parquet still
-        # dictionary-encodes the column.
-        return self._dictionary().cast(pa.string())
+        return self._dictionary(self._labels())
 
     def to_text(self) -> pa.Array:
-        labels = tuple(quote_csv(label) for label in self.labels)
-        return Codes(self.codes, labels)._dictionary().cast(pa.string())
+        labels = quote_csv_array(self._labels())
+        return self._dictionary(labels).cast(pa.string())
 
 
 @dataclass

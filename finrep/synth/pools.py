@@ -29,9 +29,9 @@ STATE_POPULATION = {
 EMAIL_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com",
                  "aol.com", "proton.me", "example.com")  # fmt: skip
 
-_N_FIRST = 1500
-_N_LAST = 1500
-_N_CITIES = 4000
+_N_FIRST = 1200
+_N_LAST = 1200
+_N_CITIES = 2500
 
 
 @dataclass(frozen=True)
@@ -54,16 +54,18 @@ def build_pools(seed: int) -> Pools:
     """Names and cities from Faker (en_US) seeded with `seed`: same seed, same pools."""
     fake = Faker("en_US")
     fake.seed_instance(seed)
-    first = tuple(fake.first_name() for _ in range(_N_FIRST))
-    last = tuple(fake.last_name() for _ in range(_N_LAST))
-    cities = tuple(fake.city() for _ in range(_N_CITIES))
+    # Distinct values, in the order drawn (common names come up often and so come first).
+    first = tuple(dict.fromkeys(fake.first_name() for _ in range(_N_FIRST)))
+    last = tuple(dict.fromkeys(fake.last_name() for _ in range(_N_LAST)))
+    cities = tuple(dict.fromkeys(fake.city() for _ in range(_N_CITIES)))
+    n_cities = len(cities)
 
     rng = np.random.default_rng([seed, 99])
     population = np.array([STATE_POPULATION[s] for s in STATES])
     state_p = population / population.sum()
     # Every state gets cities; each city inherits its state's population share.
     city_state = np.concatenate(
-        [np.arange(len(STATES)), rng.choice(len(STATES), _N_CITIES - len(STATES), p=state_p)]
+        [np.arange(len(STATES)), rng.choice(len(STATES), n_cities - len(STATES), p=state_p)]
     )
     per_state = np.bincount(city_state, minlength=len(STATES))
     city_weight = state_p[city_state] / per_state[city_state]

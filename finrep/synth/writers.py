@@ -46,8 +46,27 @@ def _umask() -> int:
     return mask
 
 
+# Text columns held dictionary-encoded in memory besides keys and personal data: values that
+# repeat (enums, names, cities, and the ids of other tables' rows).
+_PLAIN_TEXT = {"employer_id"}
+DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+
+
+def dictionary_columns(table: Table) -> list[str]:
+    """Text columns of `table` whose values repeat: written from dictionary arrays."""
+    key = table.primary_key[0] if len(table.primary_key) == 1 else None
+    return [c.name for c in table.columns if c.dtype == "string" and c.name != key
+            and not c.pii and c.name not in _PLAIN_TEXT]  # fmt: skip
+
+
 def arrow_schema(table: Table) -> pa.Schema:
-    return pa.schema([pa.field(c.name, ARROW_TYPES[c.dtype]) for c in table.columns])
+    """The schema's types; repeating text columns as dictionaries (Parquet writes plain text
+    with dictionary encoding either way, and stores no Arrow schema, so readers see text)."""
+    dictionary = set(dictionary_columns(table))
+    return pa.schema(
+        [pa.field(c.name, DICTIONARY if c.name in dictionary else ARROW_TYPES[c.dtype])
+         for c in table.columns]
+    )  # fmt: skip
 
 
 def _check_columns(table: Table, columns: dict[str, object]) -> None:
@@ -57,8 +76,16 @@ def _check_columns(table: Table, columns: dict[str, object]) -> None:
 
 def to_arrow_table(table: Table, columns: dict[str, object]) -> pa.Table:
     _check_columns(table, columns)
-    arrays = [columns[name].to_arrow() for name in table.column_names]
-    return pa.Table.from_arrays(arrays, schema=arrow_schema(table))
+    schema = arrow_schema(table)
+    arrays = []
+    for field in schema:
+        array = columns[field.name].to_arrow()
+        if array.type != field.type:
+            array = (
+                array.dictionary_encode() if field.type == DICTIONARY else array.cast(field.type)
+            )
+        arrays.append(array)
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 class TableSink:
