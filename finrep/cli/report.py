@@ -123,6 +123,8 @@ def print_result(result, symbol: str) -> None:
     """The files written, then the KPI summary."""
     console = console_out()
     for fmt, path in result.paths.items():
-        console.print(f"Wrote {path} ({fmt.upper()}, {_size(path)})", highlight=False)
+        console.print(
+            f"Wrote {path} ({fmt.upper()}, {_size(path)})", highlight=False, soft_wrap=True
+        )
     console.print()
     console.print(kpi_summary(result.pack, symbol))

@@ -42,6 +42,7 @@ OTHER = "Other"
 HEXBIN_ABOVE = 20_000  # scatter points drawn one by one up to this many; above, density hexes
 ADDITIVE_UNITS = ("currency", "count", "number")  # units whose values can be summed into Other
 LABEL_CHARS = 28  # longest category label before it is shortened with "…"
+MIN_SLOTS = 5  # a chart of one or two bars keeps bars of a sensible thickness
 
 # Enum domains with a fixed colour per value, so a category has the same colour everywhere.
 _DOMAINS: tuple[tuple[str, ...], ...] = (
@@ -267,8 +268,12 @@ def _sequential(theme: Theme) -> mcolors.Colormap:
     )
 
 
-def _note(fig, text: str, theme: Theme) -> None:
-    fig.text(0.99, 0.005, text, ha="right", va="bottom", fontsize=6, color=theme.muted)
+def _note(fig, text: str, theme: Theme, ax=None) -> None:
+    """A small remark: above the plot on the right (given `ax`), else in the bottom corner."""
+    if ax is not None:
+        ax.set_title(text, loc="right", fontsize=6, color=theme.muted, pad=3)
+    else:
+        fig.text(0.99, 0.005, text, ha="right", va="bottom", fontsize=6, color=theme.muted)
 
 
 def _legend(fig, handles, labels, ncol: int | None = None) -> None:
@@ -335,7 +340,8 @@ def no_data(fig, spec: ChartSpec, theme: Theme) -> None:
     ax.text(0.5, 0.56, "No data", ha="center", va="center", fontsize=9, color=theme.muted,
             fontweight="bold", transform=ax.transAxes)  # fmt: skip
     reason = spec.note or "Nothing to show for this period and these filters."
-    ax.text(0.5, 0.42, _wrap(reason, 60, 3), ha="center", va="center", fontsize=6.5,
+    chars = max(12, int(fig.get_size_inches()[0] * 72 * 0.9 / 3.6))
+    ax.text(0.5, 0.42, _wrap(reason, chars, 4), ha="center", va="center", fontsize=6.5,
             color=theme.muted, transform=ax.transAxes)  # fmt: skip
 
 
@@ -359,6 +365,7 @@ def line(fig, spec: ChartSpec, theme: Theme) -> None:
         y = _numeric(data, col).to_numpy()
         colour = theme.colour(i)
         (h,) = ax.plot(pos, y, color=colour, marker=marker, markersize=3.5, lw=1.6)
+        _isolated(ax, pos, y, colour)
         handles.append(h)
         names.append(spec.label(col))
         last = _last_valid(y)
@@ -389,6 +396,16 @@ def line(fig, spec: ChartSpec, theme: Theme) -> None:
         _legend(fig, handles, names)
     if not secondary:
         _end_labels(ax, ends, theme)
+
+
+def _isolated(ax, pos: np.ndarray, y: np.ndarray, colour: str) -> None:
+    """Mark values with no neighbour (gaps on both sides): a line alone would not show them."""
+    ok = np.isfinite(y)
+    before = np.concatenate([[False], ok[:-1]])
+    after = np.concatenate([ok[1:], [False]])
+    lone = ok & ~before & ~after
+    if lone.any():
+        ax.plot(pos[lone], y[lone], ls="none", marker="o", markersize=3, color=colour)
 
 
 def _numbers(data: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
@@ -596,13 +613,15 @@ def bar(fig, spec: ChartSpec, theme: Theme) -> None:
         ax.spines["left"].set_visible(False)
         ax.set_yticks([])
         ax.bar(pos, values, 0.64, color=colours, lw=0)
+        slots = max(len(pos), MIN_SLOTS)
         for x, v in zip(pos, values, strict=True):
             ax.text(x, v + (span * 0.02 if v >= 0 else -span * 0.02), fmt(v), ha="center",
                     va="bottom" if v >= 0 else "top", fontsize=6.3, color=theme.ink)  # fmt: skip
         width = max(6, int(70 / max(1, len(values))))
         ax.set_xticks(pos, [_wrap(shorten(x, 30), width) for x in labels])
         ax.tick_params(axis="x", length=0)
-        ax.set_xlim(-0.6, len(pos) - 0.4)
+        extra = (slots - len(pos)) / 2
+        ax.set_xlim(-0.6 - extra, len(pos) - 0.4 + extra)  # few bars: centred, not fat
         ax.set_ylim(min(values.min(), 0) - (span * 0.1 if has_negative else 0),
                     max(values.max(), 0) + span * 0.14)  # fmt: skip
         ax.axhline(0, color=theme.border, lw=0.8)
@@ -613,11 +632,11 @@ def bar(fig, spec: ChartSpec, theme: Theme) -> None:
         ax.barh(pos, values, 0.66, color=colours, lw=0)
         ax.set_yticks(pos, [shorten(x) for x in labels])
         ax.tick_params(axis="y", length=0)
-        ax.invert_yaxis()
+        ax.set_ylim(max(len(pos), MIN_SLOTS) - 0.5, -0.5)  # top to bottom
         for y, v in zip(pos, values, strict=True):
-            ax.text(v + (span * 0.015 if v >= 0 else -span * 0.015), y, fmt(v),
-                    ha="left" if v >= 0 else "right", va="center", fontsize=6.3,
-                    color=theme.ink)  # fmt: skip
+            ax.annotate(fmt(v), (v, y), xytext=(3 if v >= 0 else -3, 0),
+                        textcoords="offset points", ha="left" if v >= 0 else "right",
+                        va="center", fontsize=6.3, color=theme.ink)  # fmt: skip
         lo = min(values.min(), 0)
         ax.set_xlim(lo - (span * 0.22 if has_negative else 0), max(values.max(), 0) + span * 0.2)
         ax.axvline(0, color=theme.border, lw=0.8)
@@ -695,12 +714,13 @@ def stacked(fig, spec: ChartSpec, theme: Theme) -> None:
             base = base + row
         ax.set_yticks(pos, [shorten(x, 22) for x in data["x"]])
         ax.tick_params(axis="y", length=0)
-        ax.invert_yaxis()
+        ax.set_ylim(max(len(pos), MIN_SLOTS - 1) - 0.5, -0.5)
         _value_axis(ax.xaxis, unit, theme)
-        ax.set_xlim(0, max(totals.max(), 1) * 1.12)
+        ax.set_xlim(0, max(totals.max(), 1) * 1.15)
         for y, t in zip(pos, totals, strict=True):
-            ax.text(t + totals.max() * 0.01, y, formats.format_value(t, unit, theme.currency_symbol),
-                    va="center", fontsize=6.3, color=theme.ink)  # fmt: skip
+            ax.annotate(formats.format_value(t, unit, theme.currency_symbol), (t, y),
+                        xytext=(3, 0), textcoords="offset points", va="center", fontsize=6.3,
+                        color=theme.ink)  # fmt: skip
     else:
         _style(ax, theme)
         pos = _x_axis(ax, data["x"], theme)
@@ -781,9 +801,9 @@ def _robust_range(values: np.ndarray) -> tuple[float, float]:
     lo, hi = float(np.min(values)), float(np.max(values))
     if len(values) < 10:
         return lo, hi
-    q_lo, q_hi = (float(v) for v in np.percentile(values, [5, 95]))
-    span = (q_hi - q_lo) or abs(q_hi) or 1.0
-    return max(lo, q_lo - 1.5 * span), min(hi, q_hi + 1.5 * span)
+    q1, q3 = (float(v) for v in np.percentile(values, [25, 75]))
+    iqr = (q3 - q1) or abs(q3) or 1.0
+    return max(lo, q1 - 3 * iqr), min(hi, q3 + 3 * iqr)
 
 
 def place_labels(ax, xs, ys, labels, size: float, colour: str, offset: float = 3.0) -> int:
@@ -792,21 +812,17 @@ def place_labels(ax, xs, ys, labels, size: float, colour: str, offset: float = 3
     from finrep.render.theme import text_width
 
     fig = ax.figure
-    fw, fh = fig.get_size_inches() * 72
-    aw, ah = fw * 0.8, fh * 0.72  # the plot area, roughly (before layout)
-    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
-    logx, logy = ax.get_xscale() == "log", ax.get_yscale() == "log"
-
-    def frac(v, a, b, log):
-        if log:
-            v, a, b = np.log10(max(v, 1e-12)), np.log10(a), np.log10(b)
-        return (v - a) / ((b - a) or 1.0)
-
+    engine = fig.get_layout_engine()
+    if engine is not None and hasattr(fig.canvas, "get_renderer"):
+        engine.execute(fig)  # final axes position, so points map to real page positions
+    extent = ax.get_window_extent()
+    aw, ah = extent.width, extent.height
     family = matplotlib.rcParams["font.family"][0]
     boxes: list[tuple[float, float, float, float]] = []
     placed = 0
     for x, y, text in zip(xs, ys, labels, strict=True):
-        fx, fy = frac(x, x0, x1, logx) * aw, frac(y, y0, y1, logy) * ah
+        px, py = ax.transData.transform((x, y))
+        fx, fy = px - extent.x0, py - extent.y0
         w, h = text_width(text, size, family) + 1, size * 1.1
         for dx, dy, ha, va in ((offset, 0, "left", "center"), (-offset, 0, "right", "center"),
                                (0, offset, "center", "bottom"), (0, -offset, "center", "top")):  # fmt: skip
@@ -819,8 +835,9 @@ def place_labels(ax, xs, ys, labels, size: float, colour: str, offset: float = 3
                    for b in boxes):  # fmt: skip
                 continue
             boxes.append(box)
-            ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points", ha=ha,
-                        va=va, fontsize=size, color=colour)  # fmt: skip
+            label = ax.annotate(text, (x, y), xytext=(dx, dy), textcoords="offset points",
+                                ha=ha, va=va, fontsize=size, color=colour)  # fmt: skip
+            label.set_in_layout(False)  # placed for the layout as it is; must not change it
             placed += 1
             break
     return placed
@@ -852,7 +869,7 @@ def scatter(fig, spec: ChartSpec, theme: Theme) -> None:
         bar_.outline.set_visible(False)
         bar_.ax.tick_params(labelsize=5.5, length=0)
         bar_.set_label("Points per hexagon", fontsize=6, color=theme.muted)
-        _note(fig, f"{formats.format_count(len(data))} points", theme)
+        _note(fig, f"{formats.format_count(len(data))} points", theme, ax)
         clipped = np.zeros(len(data), dtype=bool)
     else:
         xr = _robust_range(x)
@@ -903,7 +920,7 @@ def scatter(fig, spec: ChartSpec, theme: Theme) -> None:
             ax.axhline(0, color=theme.neutral, lw=0.6)
     if clipped.any():
         n = int(clipped.sum())
-        _note(fig, f"{n} point{'s' * (n != 1)} off scale, drawn hollow at the edge", theme)
+        _note(fig, f"{n} point{'s' * (n != 1)} off scale (hollow, at the edge)", theme, ax)
     ax.set_xlabel(spec.label("x"))
     ax.set_ylabel(spec.label("y"))
 
@@ -941,7 +958,7 @@ def heatmap(fig, spec: ChartSpec, theme: Theme) -> None:
     ax = fig.add_subplot()
     ax.pcolormesh(masked, cmap=cmap, norm=norm, edgecolors="white", linewidth=1.2)
     ax.set_xlim(0, len(columns))
-    ax.set_ylim(len(rows), 0)
+    ax.set_ylim(max(len(rows), 3), 0)  # one or two rows stay rows, not slabs
     for side in ax.spines.values():
         side.set_visible(False)
     ax.xaxis.tick_top()
@@ -1247,7 +1264,10 @@ def chart_figure(spec: ChartSpec, theme: Theme, width: float, height: float) -> 
     if spec.kind not in CHARTS:
         raise RenderError(f"visual {spec.key!r}: no chart for kind {spec.kind!r}")
     missing = [c for c in _REQUIRED[spec.kind] if c not in spec.data.columns]
+    from finrep.render.vector import RecordingCanvas
+
     fig = Figure(figsize=(width / 72, height / 72), dpi=72, layout="constrained")
+    RecordingCanvas(fig, theme.font)  # text is measured as the PDF will draw it
     fig.get_layout_engine().set(w_pad=1 / 72, h_pad=1 / 72, wspace=0.02, hspace=0.02)
     if spec.data.empty:
         no_data(fig, spec, theme)

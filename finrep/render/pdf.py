@@ -426,7 +426,7 @@ class CoverPage(_Fixed):
         c.rect(0, ph - band_h, pw, band_h, stroke=0, fill=1)
         c.setFillColor(colors.HexColor(theme.accent))
         c.rect(0, ph - band_h, pw, 4, stroke=0, fill=1)
-        x = MARGIN_X + 14
+        x = MARGIN_X
         top = ph - 58
         if theme.logo:
             c.drawImage(theme.logo, pw - MARGIN_X - 150, ph - 86, 140, 48,
@@ -449,25 +449,31 @@ class CoverPage(_Fixed):
         # Headline figures.
         kpis = _cover_kpis(pack)
         y = h - band_h + BOTTOM - 40
-        _draw(c, 14, y, "Headline figures", 10, theme.ink, font, True)
-        _draw(c, 14 + text_width("Headline figures", 10, font, True) + 8, y,
+        _draw(c, 0, y, "Headline figures", 10, theme.ink, font, True)
+        _draw(c, text_width("Headline figures", 10, font, True) + 8, y,
               f"{pack.period.label} · as of {formats.format_date(pack.as_of)}", 8, theme.muted,
               font)  # fmt: skip
         if kpis:
             tile_h = 84
             draw_kpi_strip(c, 0, y - 14 - tile_h, w, tile_h, kpis, ctx, big=True)
-        story = (
-            " ".join(pack.page("executive").narrative[:2]) if _has_page(pack, "executive") else ""
-        )
+        story = " ".join(pack.page("executive").narrative) if _has_page(pack, "executive") else ""
         if story:
-            para = Paragraph(markup(story, font), ctx.styles.narrative)
-            _, ph2 = para.wrap(w - 28, 80)
-            para.drawOn(c, 14, y - 14 - 84 - 18 - ph2)
+            top = y - 14 - 84 - 16
+            style = ParagraphStyle("cover_story", ctx.styles.narrative, fontSize=9, leading=13)
+            para = Paragraph(markup(story, font), style)
+            _, ph2 = para.wrap(w - 40, top - 50)
+            box = ph2 + 34
+            c.setFillColor(colors.HexColor(theme.panel))
+            c.roundRect(0, top - box, w, box, 5, stroke=0, fill=1)
+            c.setFillColor(colors.HexColor(theme.primary))
+            c.rect(0, top - box + 6, 2.2, box - 12, stroke=0, fill=1)
+            _draw(c, 16, top - 16, "At a glance", 8, theme.muted, font, True)
+            para.drawOn(c, 16, top - 24 - ph2)
         foot = (f"Prepared by finrep {pack.run.finrep_version} from {len(pack.run.sources)} "
                 f"source files · data as of {formats.format_date(pack.as_of)}")  # fmt: skip
-        _draw(c, 14, 26, foot, 7, theme.muted, font)
+        _draw(c, 0, 26, foot, 7, theme.muted, font)
         if theme.confidentiality:
-            _draw(c, 14, 14, fit_text(theme.confidentiality, 7, w - 28, font), 7, theme.muted, font)
+            _draw(c, 0, 14, fit_text(theme.confidentiality, 7, w - 28, font), 7, theme.muted, font)
 
 
 def _has_page(pack: Pack, key: str) -> bool:

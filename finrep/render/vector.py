@@ -164,8 +164,8 @@ class RecordingCanvas(FigureCanvasBase):
 
 def record_figure(figure, family: str) -> Drawing:
     """Record `figure` (its dpi must be 72) as a `Drawing`."""
-    canvas = RecordingCanvas(figure, family)
-    return canvas.record()
+    canvas = figure.canvas if isinstance(figure.canvas, RecordingCanvas) else None
+    return (canvas or RecordingCanvas(figure, family)).record()
 
 
 # Replay ---------------------------------------------------------------------------------------
