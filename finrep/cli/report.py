@@ -97,6 +97,14 @@ def command(
     product: ProductOpt = None,
     channel: ChannelOpt = None,
     device: DeviceOpt = None,
+    burst: Annotated[
+        str | None,
+        typer.Option(
+            "--burst",
+            help="One pack per value of segment, region, state, category or advisor, "
+            "written to <out>/<period>/.",
+        ),
+    ] = None,
 ) -> None:
     """Build the report pack (PDF and/or Excel) for a period and filters."""
     from finrep.report import make_report
@@ -104,6 +112,11 @@ def command(
     st: State = ctx.obj
     config = st.config
     filters = filters_from(segment, state, region, age_band, category, product, channel, device)
+    if burst is not None:
+        _burst(
+            st, burst, data or config.data.dir, period, filters, format, out, pages, allow_invalid
+        )
+        return
     with st.progress() as progress:
         result = make_report(
             data or config.data.dir,
@@ -117,6 +130,24 @@ def command(
             progress=progress,
         )
     print_result(result, config.company.currency_symbol)
+
+
+def _burst(st: State, key, data, period, filters, format, out, pages, allow_invalid) -> None:
+    """`--burst KEY`: one pack per value (finrep.deliver.burst), then the files written."""
+    from finrep.deliver.burst import BURST_KEYS, burst
+
+    if key not in BURST_KEYS:
+        raise typer.BadParameter(f"use one of {', '.join(BURST_KEYS)}", param_hint="--burst")
+    with st.progress() as progress:
+        result = burst(
+            data, key, period=period, filters=filters, config=st.config, formats=format,
+            out_dir=out, pages=pages, allow_invalid=allow_invalid, progress=progress,
+        )  # fmt: skip
+    console = console_out()
+    for value, pack in result.packs.items():
+        files = ", ".join(f"{p.name} ({_size(p)})" for p in pack.files)
+        console.print(f"{key} {value}: {files}", highlight=False, soft_wrap=True)
+    console.print(f"{len(result.packs)} packs in {result.folder}", highlight=False)
 
 
 def print_result(result, symbol: str) -> None:

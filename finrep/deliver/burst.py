@@ -10,17 +10,22 @@ sanitised and names kept distinct (`naming`). A ``.summary.json`` beside each pa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from finrep.config import Config, load_config
 from finrep.deliver.naming import distinct_stems
-from finrep.deliver.packs import BuiltPack, PackStore, Progress, resolve_period
+from finrep.deliver.packs import BuiltPack, DataSession, PackStore, Progress
 from finrep.errors import ConfigError, DataError
 from finrep.filters import Filters
 from finrep.period import Period
 
 BURST_KEYS = ("segment", "region", "state", "category", "advisor")
+
+
+def _quiet(step: str, done: int, total: int) -> None:
+    return None
 
 
 @dataclass
@@ -67,44 +72,41 @@ def burst(
     period: str = "latest",
     filters: Filters | None = None,
     config: Config | None = None,
-    formats: tuple[str, ...] | None = None,
+    formats: str | Sequence[str] | None = None,
     out_dir: str | Path | None = None,
-    pages: tuple[str, ...] | None = None,
+    pages: str | Sequence[str] | None = None,
     allow_invalid: bool = False,
     progress: Progress | None = None,
 ) -> BurstResult:
     """Build one pack per value of `key` (segment, region, state, category or advisor).
 
-    Raises DataError when the data holds no value of `key` under `filters`.
+    The data is opened, loaded and validated once, and one chart pool draws every pack.
+    Raises ConfigError for another key, DataError when the data holds no value of `key`
+    under `filters`.
     """
-    from finrep import engine
-    from finrep.sources import load_tables
-
     config = config or load_config()
     filters = filters or Filters()
-    data = Path(data_dir if data_dir is not None else config.data.dir)
+    report = progress or _quiet
     if key not in BURST_KEYS:
         raise ConfigError(f"cannot burst by {key!r}; use one of {', '.join(BURST_KEYS)}")
-    resolved = resolve_period(period, data, config)
-    tables = load_tables(engine.connect(config), data)
-    values = burst_values(tables, key, filters, config, resolved)
-    if not values:
-        raise DataError(
-            f"no {key} values in {data} under the filters {filters.label() or '(none)'}; "
-            "nothing to burst"
-        )
-    store = PackStore(
-        data, resolved, config, out_dir=out_dir, formats=formats, pages=pages,
-        allow_invalid=allow_invalid,
-    )  # fmt: skip
-    sets = {v: filters.merged(Filters.of(**{key: [v]})) for v in values}
-    stems = distinct_stems(resolved, sets.values(), burst_key=key)
-    result = BurstResult(key, resolved, store.folder)
-    step = f"Burst by {key}"
-    for i, (value, f) in enumerate(sets.items()):
-        if progress:
-            progress(step, i, len(sets))
-        result.packs[value] = store.build(f, stems[f])
-    if progress:
-        progress(step, len(sets), len(sets))
+    data = Path(data_dir if data_dir is not None else config.data.dir)
+    with DataSession(data, config, allow_invalid=allow_invalid, progress=report) as session:
+        resolved = session.resolve_period(period)
+        values = burst_values(session.tables, key, filters, config, resolved)
+        if not values:
+            raise DataError(
+                f"no {key} values in {data} under the filters {filters.label() or '(none)'}; "
+                "nothing to burst"
+            )
+        store = PackStore(session, resolved, out_dir=out_dir, formats=formats, pages=pages)
+        if len(values) > 1:
+            session.share()
+        sets = {v: filters.merged(Filters.of(**{key: [v]})) for v in values}
+        stems = distinct_stems(resolved, sets.values(), burst_key=key)
+        result = BurstResult(key, resolved, store.folder)
+        step = f"Burst by {key}"
+        for i, (value, f) in enumerate(sets.items()):
+            report(step, i, len(sets))
+            result.packs[value] = store.build(f, stems[f])
+        report(step, len(sets), len(sets))
     return result

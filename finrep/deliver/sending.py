@@ -21,7 +21,7 @@ from finrep.atomic import write_bytes_atomic
 from finrep.config import Config, load_config
 from finrep.deliver.message import check_attachments, compose, render_subject, to_eml_bytes
 from finrep.deliver.naming import distinct_names, distinct_stems, inside, slug
-from finrep.deliver.packs import BuiltPack, PackStore, Progress, resolve_period
+from finrep.deliver.packs import BuiltPack, DataSession, PackStore, Progress
 from finrep.deliver.recipients import (
     Recipient,
     check_address,
@@ -119,8 +119,8 @@ def send(
     period: str = "latest",
     filters: Filters | None = None,
     config: Config | None = None,
-    formats: Sequence[str] | None = None,
-    pages: Sequence[str] | None = None,
+    formats: str | Sequence[str] | None = None,
+    pages: str | Sequence[str] | None = None,
     out_dir: str | Path | None = None,
     allow_invalid: bool = False,
     dry_run: bool = False,
@@ -172,21 +172,16 @@ def send(
         )
 
     data = Path(data_dir if data_dir is not None else config.data.dir)
-    resolved = resolve_period(period, data, config)
-    store = PackStore(
-        data,
-        resolved,
-        config,
-        out_dir=out_dir,
-        formats=tuple(formats or ()) or None,
-        pages=tuple(pages) if pages else None,
-        allow_invalid=allow_invalid,
-    )
-    log = SendLog(store.folder)
-    with contextlib.ExitStack() as stack:
-        if not dry_run:
-            stack.enter_context(log)  # one run per period folder at a time
-        result = _run(config, groups, log, store, smtp, sender, dry_run, resend, progress)
+    with DataSession(data, config, allow_invalid=allow_invalid, progress=progress) as session:
+        store = PackStore(
+            session, session.resolve_period(period), out_dir=out_dir, formats=formats,
+            pages=pages,
+        )  # fmt: skip
+        log = SendLog(store.folder)
+        with contextlib.ExitStack() as stack:
+            if not dry_run:
+                stack.enter_context(log)  # one run per period folder at a time
+            result = _run(config, groups, log, store, smtp, sender, dry_run, resend, progress)
     if not result.ok:
         raise SendFailed(result)
     return result
@@ -238,12 +233,18 @@ def _run(
     # Build (or find) every pack still needed, before anything is sent.
     needed = list(dict.fromkeys(g[0].filters for g in pending_groups))
     packs: dict[Filters, BuiltPack] = {}
-    for i, f in enumerate(needed):
-        progress("Building packs", i, len(needed))
-        packs[f] = store.get(f, stems[f])
-        if not packs[f].reused:
-            result.built += packs[f].files
-    progress("Building packs", len(needed), len(needed))
+    for f in needed:
+        found = store.existing(f, stems[f])
+        if found is not None:
+            packs[f] = found
+    to_build = [f for f in needed if f not in packs]
+    if len(to_build) > 1:
+        store.session.share()  # several packs from one data folder: load it once
+    for i, f in enumerate(to_build):
+        progress("Building packs", i, len(to_build))
+        packs[f] = store.build(f, stems[f])
+        result.built += packs[f].files
+    progress("Building packs", len(to_build), len(to_build))
 
     # Check every message before the first goes out.
     messages: list[_Message] = []

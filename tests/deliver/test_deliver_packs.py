@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from finrep.config import load_config
-from finrep.deliver.packs import PackStore
+from finrep.deliver.packs import DataSession, PackStore
 from finrep.deliver.summary import PackSummary
-from finrep.errors import RenderError
+from finrep.errors import ConfigError
 from finrep.filters import Filters
 from finrep.pack import KPI, Pack, Page, RunInfo
 from finrep.period import Period
@@ -66,33 +66,33 @@ def test_summary_keeps_headline_kpis_in_executive_order_and_round_trips(tmp_path
     assert back == s
 
 
-def test_placed_pack_is_found_again(tmp_path):
-    store = PackStore(tmp_path / "data", SEPT, CONFIG, out_dir=tmp_path / "reports")
-    staging = tmp_path / "staging"
-    staging.mkdir()
-    made = {"pdf": staging / "any-name.pdf", "xlsx": staging / "any-name.xlsx"}
-    made["pdf"].write_bytes(b"%PDF")
-    made["xlsx"].write_bytes(b"PK")
-    built = store.place(_pack(), made, "finrep-2024-09-region-west")
+def test_a_pack_on_disk_is_found_again_only_when_complete(tmp_path):
+    session = DataSession(tmp_path / "no-data", CONFIG)
+    store = PackStore(session, SEPT, out_dir=tmp_path / "reports")
     folder = tmp_path / "reports" / "2024-09"
-    assert built.paths == {
-        "pdf": folder / "finrep-2024-09-region-west.pdf",
-        "xlsx": folder / "finrep-2024-09-region-west.xlsx",
-    }
-    assert (folder / "finrep-2024-09-region-west.pdf").read_bytes() == b"%PDF"
-    assert not made["pdf"].exists()  # moved, not copied
+    assert store.folder == folder
+    stem = "finrep-2024-09-region-west"
+    assert store.paths(stem) == {"pdf": folder / f"{stem}.pdf", "xlsx": folder / f"{stem}.xlsx"}
+    assert store.existing(WEST, stem) is None
+    folder.mkdir(parents=True)
+    (folder / f"{stem}.pdf").write_bytes(b"%PDF")
+    (folder / f"{stem}.xlsx").write_bytes(b"PK")
+    assert store.existing(WEST, stem) is None  # no summary yet: an interrupted build
+    PackSummary.from_pack(_pack()).save(folder / f"{stem}.summary.json")
 
-    found = store.existing(WEST, "finrep-2024-09-region-west")
-    assert found is not None and found.reused and found.summary == built.summary
-    # another filter set under the same stem is not this pack
-    assert store.existing(Filters.of(region=["South"]), "finrep-2024-09-region-west") is None
-    # a pack without its summary (interrupted build) is not a pack
-    (folder / "finrep-2024-09-region-west.summary.json").unlink()
-    assert store.existing(WEST, "finrep-2024-09-region-west") is None
+    found = store.existing(WEST, stem)
+    assert found is not None and found.reused and found.files == list(store.paths(stem).values())
+    # the same stem holding another filter set is not this pack
+    assert store.existing(Filters.of(region=["South"]), stem) is None
+    (folder / f"{stem}.xlsx").unlink()
+    assert store.existing(WEST, stem) is None
 
 
-def test_a_missing_format_is_a_render_error(tmp_path):
-    store = PackStore(tmp_path / "data", SEPT, CONFIG, out_dir=tmp_path / "reports")
-    (tmp_path / "a.pdf").write_bytes(b"%PDF")
-    with pytest.raises(RenderError, match="xlsx"):
-        store.place(_pack(), {"pdf": tmp_path / "a.pdf"}, "finrep-2024-09")
+def test_formats_and_pages_are_checked(tmp_path):
+    session = DataSession(tmp_path / "no-data", CONFIG)
+    with pytest.raises(ConfigError, match="docx"):
+        PackStore(session, SEPT, formats="pdf,docx")
+    with pytest.raises(ConfigError, match="nonsense"):
+        PackStore(session, SEPT, pages=["executive", "nonsense"])
+    store = PackStore(session, SEPT, formats="xlsx", pages="service,executive")
+    assert store.formats == ("xlsx",) and store.pages == ("executive", "service")
