@@ -9,7 +9,6 @@ file and an earlier pack of the same name survives intact.
 from __future__ import annotations
 
 import contextlib
-import inspect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -92,16 +91,9 @@ def validate_data(
 ) -> tuple[Any, ...]:
     """Run `finrep.validate.validate`; raise DataError listing the errors unless
     `allow_invalid`; return the findings the pack records (warnings, and errors if allowed)."""
-    try:
-        from finrep.validate import validate
-    except ModuleNotFoundError as exc:  # TEMPORARY until finrep.validate lands (issue 3)
-        if exc.name != "finrep.validate":
-            raise
-        return ()
-    params = inspect.signature(validate).parameters
-    extra = {k: v for k, v in (("config", config), ("progress", progress)) if k in params}
-    result = validate(data_dir, **extra)
-    findings = tuple(getattr(result, "findings", result))
+    from finrep.validate import validate
+
+    findings = tuple(validate(data_dir, config=config, progress=progress))
     errors = [f for f in findings if str(getattr(f, "severity", "")).lower() == "error"]
     if errors and not allow_invalid:
         listed = "\n".join(f"  {_describe(f)}" for f in errors[:MAX_LISTED_ERRORS])
