@@ -30,6 +30,7 @@ import ibis.expr.types as ir
 from finrep.config import Config
 from finrep.engine import execute
 from finrep.filters import Filters
+from finrep.period import add_months, month_end, month_start
 from finrep.schema import AGE_BANDS, STATE_REGION
 from finrep.sources import Tables
 
@@ -49,6 +50,11 @@ def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
     if getattr(con, "name", "") == "duckdb":
         return con.create_table(f"_finrep_m{next(_names)}", expr, temp=True)
     return expr.cache()
+
+
+def _in_month(d: ir.DateValue, month: date) -> ir.BooleanValue:
+    """`d` falls in the calendar month of `month` (a plain range: engines prune on it)."""
+    return (d >= month_start(month)) & (d <= month_end(month))
 
 
 def age_band_expr(birth_date: ir.DateColumn, at: date) -> ir.StringColumn:
@@ -142,11 +148,24 @@ class MeasureContext:
 
     @cached_property
     def balances(self) -> ir.Table:
-        """Balance rows of filtered positions, with a `month` column (first day of month)."""
+        """Balance rows of filtered positions, with a `month` column (first day of month).
+
+        Without filters, and when every position with balance rows has an enrollment (as in
+        consistent data), that is every row: the join that picks filtered positions out of
+        tens of millions of rows is skipped.
+        """
         b = self.tables["account_balances"]
-        b = b.semi_join(self.enrollments.select("customer_id", "product_id"),
-                        ["customer_id", "product_id"])  # fmt: skip
+        keys = ["customer_id", "product_id"]
+        if not (self.filters.is_empty and self._no_orphan_balances):
+            b = b.semi_join(self.enrollments.select(*keys), keys)
         return b.mutate(month=b.date.truncate("M"))
+
+    @cached_property
+    def _no_orphan_balances(self) -> bool:
+        """True when every position in the balances is a (filter-free) enrollment."""
+        keys = ["customer_id", "product_id"]
+        stray = self.balance_stats.select(*keys).anti_join(self.enrollments.select(*keys), keys)
+        return execute(stray.count()) == 0
 
     @cached_property
     def retention(self) -> ir.Table:
@@ -212,8 +231,11 @@ class MeasureContext:
     # ---- snapshots -------------------------------------------------------------------
     @cached_property
     def balance_stats(self) -> ir.Table:
-        """Per position (all balance rows, before filters): ``last_balance_date`` and
-        ``several_rows`` (True when some month holds more than one of its balance rows).
+        """Per position (all balance rows, before filters): ``last_balance_date``,
+        ``several_rows`` (True when some month holds more than one of its balance rows), and
+        the balance of its row in the month of `at` (``balance_end``) and twelve months
+        earlier (``balance_year_ago``), null without a row then. The two balances are the
+        snapshots only where ``several_rows`` is False; `snapshot_balances` handles the rest.
 
         One aggregation over the balances, materialised. "Several rows in a month" is found
         without ranking every row: per position and block of 31 months, the sum of
@@ -223,15 +245,73 @@ class MeasureContext:
         b = self.tables["account_balances"]
         index = b.date.year().cast("int64") * 12 + b.date.month().cast("int64") - 1
         bit = ibis.literal(1, "int64") << (index % _BLOCK)
+        end, year_ago = self._stat_months
         blocks = b.group_by(
             customer_id=b.customer_id, product_id=b.product_id, block=index // _BLOCK
-        ).aggregate(rows=b.count(), bits=bit.sum(), last_date=b.date.max())
+        ).aggregate(
+            rows=b.count(),
+            bits=bit.sum(),
+            last_date=b.date.max(),
+            balance_end=b.balance.max(where=_in_month(b.date, end)),
+            balance_year_ago=b.balance.max(where=_in_month(b.date, year_ago)),
+        )
         ones = sum(((blocks.bits // (2**i)) % 2 for i in range(_BLOCK)), ibis.literal(0, "int64"))
         repeated = (blocks.bits >= 2**_BLOCK) | (ones != blocks.rows)
         stats = blocks.group_by(["customer_id", "product_id"]).aggregate(
-            last_balance_date=blocks.last_date.max(), several_rows=repeated.any()
+            last_balance_date=blocks.last_date.max(),
+            several_rows=repeated.any(),
+            balance_end=blocks.balance_end.max(),
+            balance_year_ago=blocks.balance_year_ago.max(),
         )
         return materialise(self.tables.con, stats)
+
+    @property
+    def _stat_months(self) -> tuple[date, date]:
+        end = month_start(self.at)
+        return end, add_months(end, -12)
+
+    @cached_property
+    def _several(self) -> ir.Table:
+        """Positions with several balance rows in some month (materialised; usually none)."""
+        s = self.balance_stats
+        return materialise(
+            self.tables.con, s.filter(s.several_rows).select("customer_id", "product_id")
+        )
+
+    @cached_property
+    def _has_several(self) -> bool:
+        return bool(execute(self._several.count()))
+
+    @staticmethod
+    def _latest_rows(b: ir.Table) -> ir.Table:
+        """The snapshot rows of balance rows `b` (with `month`): latest date, then larger id."""
+        w = ibis.window(
+            group_by=[b.customer_id, b.product_id, b.month],
+            order_by=[ibis.desc(b.date), ibis.desc(b.balance_id)],
+        )
+        ranked = b.mutate(_rn=ibis.row_number().over(w))
+        return ranked.filter(ranked._rn == 0).drop("_rn")
+
+    def snapshot_balances(self, month: date) -> ir.Table:
+        """customer_id, product_id, balance: the snapshot balance in `month` of every
+        filtered position with a balance row then. For the month of `at` and the one twelve
+        months earlier it is read from `balance_stats` (no pass over the balances)."""
+        keys = ["customer_id", "product_id"]
+        m = month_start(month)
+        end, year_ago = self._stat_months
+        if m not in (end, year_ago):
+            s = self.snapshots
+            return s.filter(s.month == m).select(*keys, "balance")
+        column = "balance_end" if m == end else "balance_year_ago"
+        st = self.balance_stats
+        fast = st.filter(~st.several_rows & st[column].notnull())
+        fast = fast.select(*keys, balance=fast[column]).semi_join(self.positions, keys)
+        if not self._has_several:
+            return fast
+        b = self.balances
+        b = b.filter(_in_month(b.date, m)).semi_join(self._several, keys)
+        slow = self._latest_rows(b).select(*keys, "balance")
+        return fast.union(slow)
 
     @cached_property
     def snapshots(self) -> ir.Table:
@@ -241,21 +321,11 @@ class MeasureContext:
         withdrawals_mtd, investment_returns_mtd, fees_mtd.
         """
         b = self.balances
-        s = self.balance_stats
-        several = materialise(
-            self.tables.con, s.filter(s.several_rows).select("customer_id", "product_id")
-        )
         keys = ["customer_id", "product_id"]
-        if execute(several.count()) == 0:
+        if not self._has_several:
             return b.drop("balance_id")
-        single = b.anti_join(several, keys)
-        multi = b.semi_join(several, keys)
-        w = ibis.window(
-            group_by=[multi.customer_id, multi.product_id, multi.month],
-            order_by=[ibis.desc(multi.date), ibis.desc(multi.balance_id)],
-        )
-        ranked = multi.mutate(_rn=ibis.row_number().over(w))
-        latest = ranked.filter(ranked._rn == 0).drop("_rn")
+        single = b.anti_join(self._several, keys)
+        latest = self._latest_rows(b.semi_join(self._several, keys))
         return single.union(latest.select(*single.columns)).drop("balance_id")
 
     # ---- service and engagement ---------------------------------------------------------
