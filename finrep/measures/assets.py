@@ -223,16 +223,39 @@ def aum_history(book: Book, period: Period) -> pd.Series:
     return t["aum"].astype("float64")
 
 
+@dataclass(frozen=True, eq=False)
+class _History:
+    """The forecast's shape (frame, mape, note, has_forecast) with history only."""
+
+    frame: pd.DataFrame
+    mape: float | None
+    note: str
+    has_forecast: bool = False
+
+
+def _no_forecast(history: pd.Series, note: str) -> _History:
+    frame = pd.DataFrame({"x": pd.to_datetime(history.index), "actual": history.to_numpy()})
+    for column in ("forecast", "lo80", "hi80", "lo95", "hi95"):
+        frame[column] = np.nan
+    return _History(frame, None, note)
+
+
 def aum_trend(book: Book, period: Period, config: Config) -> Visual:
     from finrep.measures.forecast import forecast_aum
 
     m = config.measures
-    fc = forecast_aum(
-        aum_history(book, period),
-        horizon=m.forecast_horizon,
-        backtest=m.forecast_backtest,
-        min_history=m.forecast_min_history,
-    )
+    history = aum_history(book, period)
+    try:
+        fc = forecast_aum(
+            history,
+            horizon=m.forecast_horizon,
+            backtest=m.forecast_backtest,
+            min_history=m.forecast_min_history,
+        )
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+        # A model that cannot be fitted (e.g. a long flat history) is no reason to lose the
+        # pack: the chart shows the history and says there is no forecast.
+        fc = _no_forecast(history, "No forecast: the model could not be fitted to this history.")
     trail = trend_window(period, config.report.trend_months, book.coverage)
     frame = fc.frame
     frame = frame[pd.to_datetime(frame["x"]) >= pd.Timestamp(trail.start)].reset_index(drop=True)

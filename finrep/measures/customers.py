@@ -23,7 +23,7 @@ from finrep.engine import execute
 from finrep.measures.assets import Coverage, trend_window
 from finrep.measures.context import MeasureContext, materialise
 from finrep.pack import Visual
-from finrep.period import Period, month_start
+from finrep.period import Period
 from finrep.schema import AGE_BANDS, ENROLLMENT_CHANNELS, PRODUCT_CATEGORIES, SEGMENTS
 
 COHORT_AGES = (0, 3, 6, 12, 18, 24, 36)  # months since enrollment (MEASURES.md)
@@ -156,8 +156,7 @@ def customers_at(ctx: MeasureContext, at: date) -> ir.Table:
     the month of E), active (open_positions > 0), tenure_months."""
     op = ctx.open_positions_at(at)
     op = op.group_by("customer_id").aggregate(open_positions=op.count())
-    s = ctx.snapshots
-    s = s.filter(s.date >= month_start(at), s.date <= at)
+    s = ctx.snapshot_balances(at)
     bal = s.group_by("customer_id").aggregate(balance=s.balance.sum())
     pop = ctx.population
     t = pop.left_join(op, "customer_id").select(~ibis.selectors.matches("_right$"))
@@ -225,11 +224,11 @@ def balance_by_segment_age(cust: ir.Table, period: Period) -> Visual:
             aum=cust.balance.sum(), active=cust.customer_id.count(where=cust.active)
         )
     )
-    g = g[g["active"] > 0]
     rows = _ordered(g["segment"], SEGMENTS)
     cols = _ordered(g["age_band"], AGE_BANDS)
-    g = g.assign(avg=g["aum"].astype("float64") / g["active"].astype("float64"))
-    wide = g.pivot_table(index="segment", columns="age_band", values="avg", aggfunc="sum")
+    active = g["active"].astype("float64")
+    g = g.assign(avg=(g["aum"].astype("float64") / active).where(active > 0))
+    wide = g.pivot(index="segment", columns="age_band", values="avg")
     wide = wide.reindex(index=rows, columns=cols)
     wide.columns.name = None
     data = wide.rename_axis("row").reset_index()
@@ -245,7 +244,7 @@ def balance_by_segment_age(cust: ir.Table, period: Period) -> Visual:
         units={"row": "text", **dict.fromkeys(cols, "currency")},
         labels={"row": "Segment"},
         definitions=("avg_balance_per_customer", "age_band"),
-        note="" if len(data) else f"No active customers at the end of {period.end:%B %Y}.",
+        note="" if g["active"].sum() else f"No active customers at the end of {period.end:%B %Y}.",
     )
 
 
@@ -386,46 +385,45 @@ def channel_flows(ctx: MeasureContext, period: Period) -> Visual:
 def retention_cohorts(ctx: MeasureContext, period: Period) -> Visual:
     """row = cohort quarter of customers.enrollment_date; columns = months since enrollment
     (COHORT_AGES); cell = share of the cohort's customers who have reached that age by E and
-    are active at it. Blank where no customer of the cohort has reached the age."""
+    are active at it. Blank where no customer of the cohort has reached the age.
+
+    One pass over the positions: each position says, per age, whether it is open at the
+    customer's enrollment date + age; a customer is active at an age when any position is.
+    """
     end = period.end
     pop = ctx.population
     pop = pop.filter(pop.enrollment_date <= end).select("customer_id", "enrollment_date")
-    ages = ibis.memtable(pd.DataFrame({"age": list(COHORT_AGES)})).mutate(
-        age=ibis._.age.cast("int64")
-    )
-    pairs = pop.cross_join(ages)
-    pairs = pairs.mutate(t=pairs.enrollment_date + pairs.age.as_interval("M"))
-    pairs = pairs.filter(pairs.t <= end)
     pos = ctx.positions.select("customer_id", "open_date", "close_date")
-    j = pairs.left_join(pos, "customer_id").select(~ibis.selectors.matches("_right$"))
-    per = j.group_by(["customer_id", "enrollment_date", "age"]).aggregate(
-        active=_open_at(j, j.t).any()
+    j = pop.left_join(pos, "customer_id").select(~ibis.selectors.matches("_right$"))
+    at_age = {a: j.enrollment_date + ibis.interval(months=a) for a in COHORT_AGES}
+    per = j.group_by(["customer_id", "enrollment_date"]).aggregate(
+        **{f"a{a}": _open_at(j, t).any() for a, t in at_age.items()}
     )
-    per = per.mutate(
-        year=per.enrollment_date.year().cast("int64"),
-        quarter=per.enrollment_date.quarter().cast("int64"),
-        active=per.active.fill_null(False),
-    )
-    cells = execute(
-        per.group_by(["year", "quarter", "age"]).aggregate(
-            n=per.count(), active=per.customer_id.count(where=per.active)
-        )
-    )
+    year = per.enrollment_date.year().cast("int64")
+    quarter = per.enrollment_date.quarter().cast("int64")
+    cid = per.customer_id
+    cells = {}
+    for a in COHORT_AGES:
+        reached = (per.enrollment_date + ibis.interval(months=a)) <= end
+        cells[f"n{a}"] = cid.count(where=reached)
+        cells[f"a{a}"] = cid.count(where=reached & per[f"a{a}"].fill_null(False))
+    g = execute(per.group_by(year=year, quarter=quarter).aggregate(**cells))
     columns = [str(a) for a in COHORT_AGES]
-    if cells.empty:
+    if g.empty:
         data = pd.DataFrame(columns=["row", *columns])
     else:
-        cells["row"] = (
-            cells["year"].astype("int64").astype(str)
-            + " Q"
-            + cells["quarter"].astype("int64").astype(str)
+        g = g.sort_values(["year", "quarter"])
+        data = pd.DataFrame(
+            {
+                "row": g["year"].astype("int64").astype(str)
+                + " Q"
+                + g["quarter"].astype("int64").astype(str)
+            }
         )
-        cells["share"] = pd.to_numeric(cells["active"]) / pd.to_numeric(cells["n"])
-        cells["col"] = cells["age"].astype("int64").astype(str)
-        wide = cells.pivot_table(index="row", columns="col", values="share", aggfunc="sum")
-        wide = wide.reindex(index=sorted(wide.index), columns=columns)
-        wide.columns.name = None
-        data = wide.rename_axis("row").reset_index()
+        for a in COHORT_AGES:
+            n = pd.to_numeric(g[f"n{a}"]).astype("float64")
+            data[str(a)] = (pd.to_numeric(g[f"a{a}"]).astype("float64") / n).where(n > 0).to_numpy()
+        data = data.reset_index(drop=True)
     return Visual(
         key="retention_cohorts",
         title="Retention by cohort",
