@@ -154,6 +154,8 @@ def main() -> None:
             for p in WORK.glob("baseline_*"):
                 shutil.rmtree(p, ignore_errors=True)
 
+    saved = [{k: v for k, v in r.items() if k != "manifest"} for r in results]
+    (WORK / "bench_generate.json").write_text(json.dumps(saved, indent=2))
     print()
     print(f"{'format':<8} {'customers':>10} {'rows':>12} {'seconds':>8} {'rows/s':>10} "
           f"{'pyarrow s':>9} {'ratio':>6} {'peak MB':>8} {'size MB':>8}")  # fmt: skip
@@ -165,9 +167,10 @@ def main() -> None:
               f"{r['bytes'] / 2**20:8.0f}")  # fmt: skip
     print("CPU seconds (user + sys):")
     for r in results:
-        base = f", pyarrow {r['baseline_cpu']:.1f} (ratio {r['cpu'] / r['baseline_cpu']:.2f})"
-        print(f"  {r['format']} {r['customers']:,}: generate {r['cpu']:.1f}"
-              + (base if r["baseline_cpu"] else ""))  # fmt: skip
+        line = f"  {r['format']} {r['customers']:,}: generate {r['cpu']:.1f}"
+        if r["baseline_cpu"]:
+            line += f", pyarrow {r['baseline_cpu']:.1f} (ratio {r['cpu'] / r['baseline_cpu']:.2f})"
+        print(line)
     for r in results:
         print(f"  {r['format']} {r['customers']:,}: " + ", ".join(
             f"{k} {v:,}" for k, v in r["manifest"]["row_counts"].items()))  # fmt: skip

@@ -8,7 +8,7 @@ All money is integer cents. For each position and month, flows are drawn, then
 exactly. Rows: one per position per month from its opening month to --end or its close
 month. The opening row is dated on the enrollment day; later rows on the month's last day;
 a closing row on the churn day, withdrawing the whole balance to 0. Each row's ``*_mtd``
-values are that month's whole flows.
+values are that month's whole flows. Within a chunk of customers, rows come month by month.
 
 Churn hazard (per position-month) rises with the customer's recent unresolved complaints,
 the product's fee and the position's poor recent returns; the stated reason reflects which
@@ -48,7 +48,8 @@ _CASH_CATEGORIES = (0, 1)  # Savings Account, Money Market Fund earn the cash ra
 
 @dataclass
 class Balances:
-    """Balance rows (position-major, month ascending) and churn events of one chunk."""
+    """Balance rows (month by month; within a month, positions in opening order) and churn
+    events of one chunk."""
 
     position: np.ndarray  # position index of each row
     day: np.ndarray
@@ -235,20 +236,16 @@ def simulate_balances(
         trend[:n] = 0.6 * trend[:n] + r_row[rows]
         k_prev = n
 
-    # Back to the positions' own order, rows of a position together in date order.
+    # Rows stay month by month (positions in opening order within a month): the row layout
+    # the loop wrote, minus the months after a close.
     inverse = np.empty(p, dtype=np.int64)
     inverse[order] = np.arange(p)
-    n_rows = m_total - open_m_all
-    start = np.concatenate([[0], np.cumsum(n_rows)[:-1]])
-    dest = start[order][j_row] + (m_row - open_m[j_row])
-    source = np.empty(r_total, dtype=np.int64)
-    source[dest] = np.arange(r_total)
-    source = source[f_ok[source]]  # kept rows, in position-major order
+    kept = np.flatnonzero(f_ok)
 
     def arrange(values: np.ndarray) -> np.ndarray:
-        return values[source]
+        return values[kept]
 
-    row_pos = order[j_row[source]]
+    row_pos = order[j_row[kept]]
     closed_sorted = ~alive
 
     def cat(parts, dtype):

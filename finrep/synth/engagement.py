@@ -14,7 +14,7 @@ import numpy as np
 
 from finrep.schema import ACTION_TYPES, DEVICE_TYPES
 from finrep.synth.customers import CustomerChunk
-from finrep.synth.window import Window
+from finrep.synth.window import Window, month_cells
 
 MAX_PER_MONTH = 8
 _ACTION_WEIGHT = np.array([24, 24, 8, 10, 5, 6, 5, 4, 3, 9], dtype=np.float64)
@@ -70,25 +70,23 @@ def build_sessions(
 ) -> Sessions:
     m = window.n_months
     start = adoption_day(c, rng)
-    start_m = np.where(start <= window.last_day, window.month_index(np.minimum(start,
-                                                                                window.last_day)),
-                       m)  # fmt: skip
+    start_m = np.where(start <= window.last_day,
+                       window.month_index(np.minimum(start, window.last_day)), m)  # fmt: skip
     end_m = window.month_index(last_day)
     rate = rng.gamma(2.0, 1.1, c.n)  # sessions a month of an adopted customer
-    months = np.arange(m)[None, :]
-    live = (months >= start_m[:, None]) & (months <= end_m[:, None])
-    # Partial first and last months get proportionally fewer sessions.
-    lo = np.maximum(window.month_first[:-1][None, :], start[:, None])
-    hi = np.minimum(window.month_last[None, :], last_day[:, None])
-    frac = np.clip((hi - lo + 1) / window.days_in_month[None, :], 0, 1)
-    counts = np.where(live, rng.poisson(rate[:, None] * frac), 0)
-    counts = np.minimum(counts, MAX_PER_MONTH)
-    cust, month = np.nonzero(counts)  # row-major: by customer, then month
-    reps = counts[cust, month]
-    cust, month = np.repeat(cust, reps), np.repeat(month, reps)
+    # Months from adoption to the last active day; partial first and last months get
+    # proportionally fewer sessions.
+    cust, month = month_cells(start_m, end_m)
+    lo = np.maximum(window.month_first[month], start[cust])
+    hi = np.minimum(window.month_last[month], last_day[cust])
+    frac = np.clip((hi - lo + 1) / window.days_in_month[month], 0, 1)
+    counts = np.minimum(rng.poisson(rate[cust] * frac), MAX_PER_MONTH)
+    busy = np.flatnonzero(counts)
+    reps = counts[busy]
+    cust = np.repeat(cust[busy], reps)
+    d_lo = np.repeat(lo[busy], reps)
+    d_hi = np.repeat(hi[busy], reps)
     n = len(cust)
-    d_lo = np.maximum(window.month_first[month], start[cust])
-    d_hi = np.minimum(window.month_last[month], last_day[cust])
     offset = (rng.random(n, dtype=np.float32) * (d_hi - d_lo + 1)).astype(np.int64)
     # Sessions in date order within each customer: cells are already in order, so only the
     # days inside a cell need sorting (a stable sort of nearly sorted keys is fast).

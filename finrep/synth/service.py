@@ -15,7 +15,7 @@ import numpy as np
 
 from finrep.schema import REASON_CODES, RESOLUTION_STATUSES, SERVICE_CHANNELS
 from finrep.synth.customers import CustomerChunk, digital_share
-from finrep.synth.window import Window
+from finrep.synth.window import Window, month_cells
 
 MAX_PER_MONTH = 4  # base contacts per customer-month (repeats come on top)
 _RATE = np.array([0.065, 0.08, 0.10, 0.12])  # contacts per customer-month by segment
@@ -78,25 +78,24 @@ def build_contacts(
     n_agents: int,
     rng: np.random.Generator,
 ) -> Contacts:
-    m = window.n_months
     open_month = window.month_index(c.enroll_day)
     drop = monthly_drop(equity_return)
-    rate = _RATE[c.segment][:, None] * (1 + 1.5 * drop)[None, :]
-    months = np.arange(m)[None, :]
-    rate = np.where(months >= open_month[:, None], rate, 0.0)
+    cust, month = month_cells(open_month, np.full(c.n, window.n_months - 1))
     # First month: only the days after joining.
-    first_frac = (window.month_last[open_month] - c.enroll_day + 1) / window.days_in_month[
-        open_month
-    ]
-    rate[np.arange(c.n), open_month] *= first_frac
-    counts = np.minimum(rng.poisson(rate), MAX_PER_MONTH)
-    cust, month = np.nonzero(counts)
-    reps = counts[cust, month]
-    cust, month = np.repeat(cust, reps), np.repeat(month, reps)
-    n = len(cust)
-
     lo = np.maximum(window.month_first[month], c.enroll_day[cust])
     hi = window.month_last[month]
+    rate = (
+        _RATE[c.segment[cust]]
+        * (1 + 1.5 * drop[month])
+        * (hi - lo + 1)
+        / (window.days_in_month[month])
+    )
+    counts = np.minimum(rng.poisson(rate), MAX_PER_MONTH)
+    busy = np.flatnonzero(counts)
+    reps = counts[busy]
+    cust, month = np.repeat(cust[busy], reps), np.repeat(month[busy], reps)
+    lo, hi = np.repeat(lo[busy], reps), np.repeat(hi[busy], reps)
+    n = len(cust)
     day = lo + (rng.random(n) * (hi - lo + 1)).astype(np.int64)
 
     reason_w = _REASON_WEIGHT[None, :] * (1 + _DROP_REASONS[None, :] * drop[month][:, None])

@@ -107,3 +107,14 @@ class Window:
 def decimal_year(days: np.ndarray) -> np.ndarray:
     """Days since the epoch → decimal calendar year."""
     return 1970.0 + np.asarray(days, dtype=np.float64) / 365.2425
+
+
+def month_cells(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every (row, month) with ``first[row] <= month <= last[row]``, row by row, months in
+    order (none for a row whose `last` is before its `first`)."""
+    lengths = np.maximum(np.asarray(last) - np.asarray(first) + 1, 0)
+    total = int(lengths.sum())
+    row = np.repeat(np.arange(len(lengths)), lengths)
+    starts = np.cumsum(lengths) - lengths
+    month = np.asarray(first)[row] + (np.arange(total) - np.repeat(starts, lengths))
+    return row, month
