@@ -25,7 +25,7 @@ def command(ctx: typer.Context) -> None:
     with st.progress() as progress:
         if not data.is_dir() or not any(data.iterdir()):
             manifest = generate(data, progress=progress)
-            customers = manifest.get("customers", 1000) if isinstance(manifest, dict) else 1000
+            customers = manifest["row_counts"]["customers"]
             console.print(
                 f"Generated a demo dataset ({customers:,} customers) in {data}/", highlight=False
             )
