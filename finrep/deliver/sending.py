@@ -16,6 +16,7 @@ import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from finrep.atomic import write_bytes_atomic
 from finrep.config import Config, load_config
@@ -161,6 +162,7 @@ def send(
             )
             for r in recipients or ()
         ]
+        groups = list({_key(g[0]): g for g in groups}.values())  # each recipient once
         if not groups:
             raise DeliveryError("no recipients given")
 
@@ -174,9 +176,12 @@ def send(
     data = Path(data_dir if data_dir is not None else config.data.dir)
     with DataSession(data, config, allow_invalid=allow_invalid, progress=progress) as session:
         store = PackStore(
-            session, session.resolve_period(period), out_dir=out_dir, formats=formats,
+            session,
+            session.resolve_period(period),
+            out_dir=out_dir,
+            formats=formats,
             pages=pages,
-        )  # fmt: skip
+        )
         log = SendLog(store.folder)
         with contextlib.ExitStack() as stack:
             if not dry_run:
@@ -198,41 +203,66 @@ def _run(
     resend: bool,
     progress: Progress,
 ) -> SendResult:
-    resolved = store.period
-    result = SendResult(resolved, store.folder, dry_run)
-
+    result = SendResult(store.period, store.folder, dry_run)
     # Names cover every recipient of the run (not only those still to send), so a re-run
     # finds the packs and names the first run chose.
-    stems = distinct_stems(resolved, (g[0].filters for g in groups))
+    stems = distinct_stems(store.period, (g[0].filters for g in groups))
+    statuses: dict[tuple[str, Filters], RecipientStatus] = {}
+    pending = _pending(groups, log, store, resend, statuses)
+    packs = _packs(store, pending, stems, result, progress)
+    messages = _messages(config, pending, packs)  # every message checked before any is sent
+    if dry_run:
+        _write_drafts(config, messages, store, sender, statuses, progress)
+    else:
+        assert smtp is not None
+        _deliver(config, messages, log, store, smtp, sender, statuses, progress)
+    # in the order recipients were given
+    result.statuses = [statuses[_key(r)] for g in groups for r in g]
+    return result
 
-    # Who still needs a message.
-    pending_groups: list[tuple[Recipient, ...]] = []
-    skipped: list[RecipientStatus] = []
+
+def _key(r: Recipient) -> tuple[str, Filters]:
+    return (r.email.casefold(), r.filters)
+
+
+def _status(r: Recipient, files: list[Path], status: str, detail: str = "", **kw: Any):
+    return RecipientStatus(r.email, r.name, r.filters, files, status, detail, **kw)
+
+
+def _pending(
+    groups: list[tuple[Recipient, ...]],
+    log: SendLog,
+    store: PackStore,
+    resend: bool,
+    statuses: dict[tuple[str, Filters], RecipientStatus],
+) -> list[tuple[Recipient, ...]]:
+    """The groups (messages) still to send, without the recipients already sent."""
+    pending = []
     for group in groups:
-        pending = []
+        todo = []
         for r in group:
             done = None if resend else log.sent(r.email, r.filters)
             if done is None:
-                pending.append(r)
-            else:
-                files = [store.folder / f["name"] for f in done.files]
-                skipped.append(
-                    RecipientStatus(
-                        r.email,
-                        r.name,
-                        r.filters,
-                        files,
-                        SKIPPED,
-                        f"already sent {done.time} ({done.message_id})",
-                        done.message_id,
-                    )
-                )
-        if pending:
-            pending_groups.append(tuple(pending))
+                todo.append(r)
+                continue
+            files = [store.folder / f["name"] for f in done.files]
+            detail = f"already sent {done.time} ({done.message_id})"
+            statuses[_key(r)] = _status(r, files, SKIPPED, detail, message_id=done.message_id)
+        if todo:
+            pending.append(tuple(todo))
+    return pending
 
-    # Build (or find) every pack still needed, before anything is sent.
-    needed = list(dict.fromkeys(g[0].filters for g in pending_groups))
-    packs: dict[Filters, BuiltPack] = {}
+
+def _packs(
+    store: PackStore,
+    pending: list[tuple[Recipient, ...]],
+    stems: dict[Filters, str],
+    result: SendResult,
+    progress: Progress,
+) -> dict[Filters, BuiltPack]:
+    """Every pack the pending messages need: found on disk, or built now."""
+    needed = list(dict.fromkeys(g[0].filters for g in pending))
+    packs = {}
     for f in needed:
         found = store.existing(f, stems[f])
         if found is not None:
@@ -245,66 +275,80 @@ def _run(
         packs[f] = store.build(f, stems[f])
         result.built += packs[f].files
     progress("Building packs", len(to_build), len(to_build))
+    return packs
 
-    # Check every message before the first goes out.
-    messages: list[_Message] = []
-    names: dict[str, str] = {}
-    for i, group in enumerate(pending_groups):
+
+def _messages(
+    config: Config, pending: list[tuple[Recipient, ...]], packs: dict[Filters, BuiltPack]
+) -> list[_Message]:
+    """One message per pending group, with its `.eml` name; refuses over-size attachments
+    and subjects that do not render, for every message before the first is sent."""
+    names = {}
+    for i, group in enumerate(pending):
         pack = packs[group[0].filters]
-        who = ", ".join(r.email for r in group)
-        check_attachments(pack.files, config.smtp.max_attachment_mb, who)
+        check_attachments(
+            pack.files, config.smtp.max_attachment_mb, ", ".join(r.email for r in group)
+        )
         render_subject(config, pack.summary)
         more = f"-and-{len(group) - 1}-more" if len(group) > 1 else ""
         names[str(i)] = f"{pack.stem}--to-{slug(group[0].email)}{more}"
-        messages.append(_Message(group, pack, ""))
     unique = distinct_names(names)
-    messages = [
-        _Message(m.recipients, m.pack, unique[str(i)] + ".eml") for i, m in enumerate(messages)
+    return [
+        _Message(group, packs[group[0].filters], unique[str(i)] + ".eml")
+        for i, group in enumerate(pending)
     ]
 
-    statuses: list[RecipientStatus] = []
-    if dry_run:
-        for i, m in enumerate(messages):
-            progress("Writing messages", i, len(messages))
-            msg = compose(config, m.pack.summary, m.recipients, m.pack.files, sender=sender)
-            eml = write_bytes_atomic(inside(store.folder, m.eml_name), to_eml_bytes(msg))
-            statuses += [
-                RecipientStatus(
-                    r.email,
-                    r.name,
-                    r.filters,
-                    m.pack.files,
-                    DRY_RUN,
-                    f"written to {eml}",
-                    str(msg["Message-ID"]),
-                    eml,
-                )
-                for r in m.recipients
-            ]
-        progress("Writing messages", len(messages), len(messages))
-        result.statuses = skipped + statuses
-        return result
 
-    assert smtp is not None
+def _write_drafts(
+    config: Config,
+    messages: list[_Message],
+    store: PackStore,
+    sender: str,
+    statuses: dict[tuple[str, Filters], RecipientStatus],
+    progress: Progress,
+) -> None:
+    """--dry-run: each message as `.eml` beside its pack; nothing sent, nothing logged."""
+    for i, m in enumerate(messages):
+        progress("Writing messages", i, len(messages))
+        msg = compose(config, m.pack.summary, m.recipients, m.pack.files, sender=sender)
+        eml = write_bytes_atomic(inside(store.folder, m.eml_name), to_eml_bytes(msg))
+        for r in m.recipients:
+            statuses[_key(r)] = _status(
+                r,
+                m.pack.files,
+                DRY_RUN,
+                f"written to {eml}",
+                message_id=str(msg["Message-ID"]),
+                eml=eml,
+            )
+    progress("Writing messages", len(messages), len(messages))
+
+
+def _deliver(
+    config: Config,
+    messages: list[_Message],
+    log: SendLog,
+    store: PackStore,
+    smtp: SmtpSettings,
+    sender: str,
+    statuses: dict[tuple[str, Filters], RecipientStatus],
+    progress: Progress,
+) -> None:
+    """Send each message over one connection, logging every outcome as it happens."""
     with Mailer(smtp) as mailer:
         for i, m in enumerate(messages):
             progress("Sending", i, len(messages))
             try:
-                statuses += _send_one(config, mailer, log, m, sender, store)
+                for status in _send_one(config, mailer, log, m, sender, store):
+                    statuses[(status.email.casefold(), status.filters)] = status
             except SmtpSessionError as exc:
                 # The server cannot be used: this and every later message stay unsent.
-                for later in messages[i:]:
-                    statuses += [
-                        RecipientStatus(
-                            r.email, r.name, r.filters, later.pack.files, NOT_SENT, str(exc)
-                        )
-                        for r in later.recipients
-                    ]
                 log.record([_entry(r, m.pack, store, FAILED, error=str(exc)) for r in m.recipients])
+                for later in messages[i:]:
+                    for r in later.recipients:
+                        statuses[_key(r)] = _status(r, later.pack.files, NOT_SENT, str(exc))
                 break
         progress("Sending", len(messages), len(messages))
-    result.statuses = skipped + statuses
-    return result
 
 
 def _entry(
