@@ -6,6 +6,9 @@ is one ibis aggregate executed into a frame of at most a few hundred rows.
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Sequence
 from datetime import date
 
 import ibis
@@ -89,25 +92,50 @@ def digital_kpis(
     at E, so a customer who used the app in P but closed every position before E counts in
     the numerator only (the rate can then exceed 1 in principle).
     """
-    g = _sessions_in(ctx, period.start, period.end)
+    return digital_kpis_many(ctx, (period,), (active_customers,))[0]
+
+
+def digital_kpis_many(
+    ctx: MeasureContext,
+    periods: Sequence[Period],
+    active_customers: Sequence[int | None],
+) -> list[dict[str, float | None]]:
+    """`digital_kpis` for several periods (e.g. P, previous, last year) in one engine pass:
+    the engagement table is scanned once instead of once per period."""
+    if len(periods) != len(active_customers):
+        raise ValueError("one active_customers value per period")
+    if not periods:
+        return []
+    g = ctx.engagement
+    g = g.filter(_any_period(g.date, periods))
     mobile = is_mobile_expr(g.device_type)
-    row = execute(
-        g.aggregate(
-            users=g.customer_id.nunique(),
-            mobile_users=g.customer_id.nunique(where=mobile),
-            sessions=g.count(),
-            duration_sum=g.session_duration.sum(),
-            duration_n=g.session_duration.count(),
+    aggs = {}
+    for i, period in enumerate(periods):
+        inside = (g.date >= period.start) & (g.date <= period.end)
+        aggs[f"users_{i}"] = g.customer_id.nunique(where=inside)
+        aggs[f"mobile_users_{i}"] = g.customer_id.nunique(where=inside & mobile)
+        aggs[f"sessions_{i}"] = g.count(where=inside)
+        aggs[f"duration_sum_{i}"] = g.session_duration.sum(where=inside)
+        aggs[f"duration_n_{i}"] = g.session_duration.count(where=inside)
+    row = execute(g.aggregate(**aggs)).iloc[0]
+    out = []
+    for i, active in enumerate(active_customers):
+        users = int(row[f"users_{i}"])
+        out.append(
+            {
+                "digital_active_users": users,
+                "digital_engagement_rate": _ratio(users, active),
+                "mobile_adoption_rate": _ratio(row[f"mobile_users_{i}"], users),
+                "sessions": int(row[f"sessions_{i}"]),
+                "avg_session_minutes": _ratio(row[f"duration_sum_{i}"], row[f"duration_n_{i}"]),
+            }
         )
-    ).iloc[0]
-    users = int(row["users"])
-    return {
-        "digital_active_users": users,
-        "digital_engagement_rate": _ratio(users, active_customers),
-        "mobile_adoption_rate": _ratio(row["mobile_users"], users),
-        "sessions": int(row["sessions"]),
-        "avg_session_minutes": _ratio(row["duration_sum"], row["duration_n"]),
-    }
+    return out
+
+
+def _any_period(column: ir.DateColumn, periods: Sequence[Period]) -> ir.BooleanColumn:
+    preds = [(column >= p.start) & (column <= p.end) for p in periods]
+    return functools.reduce(operator.or_, preds)
 
 
 # ---- visuals ----------------------------------------------------------------------------

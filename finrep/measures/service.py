@@ -16,6 +16,9 @@ First-contact resolution (FCR) looks around each contact by ±7 days. That look-
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Sequence
 from datetime import date, timedelta
 
 import ibis
@@ -92,10 +95,23 @@ def flagged_contacts(ctx: MeasureContext, start: date, end: date) -> ir.Table:
     `is_first` (first contact), `is_resolved` (status Resolved) and `is_fcr` (resolved on
     first contact). The ±7-day look-around reads every channel and dates outside [start, end].
     """
+    return _flagged(ctx, ((start, end),))
+
+
+def _within(column: ir.DateColumn, ranges: Sequence[tuple[date, date]]) -> ir.BooleanColumn:
+    return functools.reduce(operator.or_, [(column >= a) & (column <= b) for a, b in ranges])
+
+
+def _flagged(ctx: MeasureContext, ranges: Sequence[tuple[date, date]]) -> ir.Table:
+    """`flagged_contacts` for contacts dated in any of `ranges`, in one window pass.
+
+    Contacts are read from 7 days before to 7 days after each range. Leaving out the dates
+    between ranges changes no flag: such a contact is more than 7 days from every counted one.
+    """
     days = ibis.interval(days=LOOKAROUND_DAYS)
+    pad = timedelta(days=LOOKAROUND_DAYS)
     s = ctx.tables["service_interactions"].semi_join(ctx.customers, "customer_id")
-    lo, hi = start - timedelta(days=LOOKAROUND_DAYS), end + timedelta(days=LOOKAROUND_DAYS)
-    s = s.filter(s.date >= lo, s.date <= hi)
+    s = s.filter(_within(s.date, [(a - pad, b + pad) for a, b in ranges]))
     # The immediately previous/next contact of the same customer and reason, in
     # (date, interaction_id) order: if any earlier (later) contact is within 7 days, this
     # neighbour is, because dates are monotone in that order.
@@ -105,7 +121,7 @@ def flagged_contacts(ctx: MeasureContext, start: date, end: date) -> ir.Table:
     no_repeat = s._next.isnull() | (s._next > s.date + days)
     resolved = (s.resolution_status == "Resolved").fill_null(False)
     s = s.mutate(is_first=first, is_resolved=resolved, is_fcr=first & resolved & no_repeat)
-    s = s.filter(s.date >= start, s.date <= end).drop("_prev", "_next")
+    s = s.filter(_within(s.date, ranges)).drop("_prev", "_next")
     if ctx.filters.channel:
         s = s.filter(s.channel.isin(ctx.filters.channel))
     return s
@@ -132,7 +148,11 @@ def contact_cube(ctx: MeasureContext, start: date, end: date) -> pd.DataFrame:
     contacts, scored, score_sum, csat (score ≥ 4), handle_n, handle_sum, first,
     resolved_first (first and Resolved), fcr, issues (issue reasons).
     """
-    s = flagged_contacts(ctx, start, end)
+    return _cube(ctx, ((start, end),))
+
+
+def _cube(ctx: MeasureContext, ranges: Sequence[tuple[date, date]]) -> pd.DataFrame:
+    s = _flagged(ctx, ranges)
     s = s.mutate(month=s.date.truncate("M"))
     score = s.satisfaction_score
     handle = s.duration_minutes
@@ -187,7 +207,24 @@ def service_kpis(
 
     None where not computable (no scored contacts, no first contacts, no active customers).
     """
-    return _kpis_from(_sums(contact_cube(ctx, period.start, period.end)), active_customers)
+    return service_kpis_many(ctx, (period,), (active_customers,))[0]
+
+
+def service_kpis_many(
+    ctx: MeasureContext,
+    periods: Sequence[Period],
+    active_customers: Sequence[int | None],
+) -> list[dict[str, float | None]]:
+    """`service_kpis` for several periods (e.g. P, previous, last year) in one engine pass."""
+    if len(periods) != len(active_customers):
+        raise ValueError("one active_customers value per period")
+    if not periods:
+        return []
+    cube = _cube(ctx, [(p.start, p.end) for p in periods])
+    return [
+        _kpis_from(_sums(cube, p.start, p.end), active)
+        for p, active in zip(periods, active_customers, strict=True)
+    ]
 
 
 # ---- primary category -------------------------------------------------------------------

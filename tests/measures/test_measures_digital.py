@@ -32,7 +32,13 @@ from finrep.config import load_config
 from finrep.engine import connect, execute
 from finrep.filters import Filters
 from finrep.measures.context import MeasureContext
-from finrep.measures.digital import KPIS, digital_kpis, digital_visuals, is_mobile_expr
+from finrep.measures.digital import (
+    KPIS,
+    digital_kpis,
+    digital_kpis_many,
+    digital_visuals,
+    is_mobile_expr,
+)
 from finrep.pack import PAGE_LAYOUT
 from finrep.period import parse_period
 from finrep.schema import DEVICE_TYPES, SEGMENTS, is_mobile_device
@@ -212,6 +218,29 @@ def test_engagement_vs_growth(march_visuals):
     pd.testing.assert_frame_equal(v.data, expected, check_dtype=False)
     assert v.units["y"] == "return"
     assert v.note == ""
+
+
+def test_many_periods_in_one_pass_equal_single_calls(tables, config):
+    periods = [MARCH, parse_period("2024-02"), parse_period("2024-Q1"), parse_period("2023-03")]
+    actives = [4, 4, 4, None]
+    ctx = make_ctx(tables, config)
+    many = digital_kpis_many(ctx, periods, actives)
+    assert many == [digital_kpis(ctx, p, a) for p, a in zip(periods, actives, strict=True)]
+    # February: G07 (C1, Desktop, 5 min), G08 (C4, Voice Assistant, 7 min).
+    assert many[1] == {
+        "digital_active_users": 2,
+        "digital_engagement_rate": 0.5,
+        "mobile_adoption_rate": 0.0,
+        "sessions": 2,
+        "avg_session_minutes": 6.0,
+    }
+    # Q1: users C1..C5; mobile C1 (G02) and C3 (G05, G09); 10 sessions, 2 + 5 + 7 + 44 = 58 min.
+    assert many[2]["digital_active_users"] == 5
+    assert many[2]["mobile_adoption_rate"] == pytest.approx(2 / 5)
+    assert many[2]["sessions"] == 10
+    assert many[2]["avg_session_minutes"] == pytest.approx(5.8)
+    assert many[3]["sessions"] == 0
+    assert digital_kpis_many(ctx, [], []) == []
 
 
 # ---- properties on generated data (tests/conftest.py: small_parquet) ----------------------

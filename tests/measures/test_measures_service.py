@@ -45,6 +45,7 @@ from finrep.measures.service import (
     flagged_contacts,
     primary_category,
     service_kpis,
+    service_kpis_many,
     service_visuals,
 )
 from finrep.pack import PAGE_LAYOUT
@@ -290,6 +291,19 @@ def test_previous_period_comparison_kpis(tables, config):
     assert k["avg_satisfaction"] == pytest.approx(4.0)
     assert k["issues_per_1000"] == 0.0
     assert date(2024, 2, 29) == feb.end
+
+
+def test_many_periods_in_one_pass_equal_single_calls(tables, config):
+    periods = [MARCH, parse_period("2024-02"), parse_period("2023-03"), parse_period("2023-12")]
+    actives = [4, 4, 5, None]
+    ctx = make_ctx(tables, config)
+    many = service_kpis_many(ctx, periods, actives)
+    assert many == [service_kpis(ctx, p, a) for p, a in zip(periods, actives, strict=True)]
+    assert many[0]["fcr_rate"] == pytest.approx(1 / 3)  # S01 (Feb) still seen as S02's repeat
+    assert many[1]["contacts"] == 2 and many[1]["fcr_rate"] == pytest.approx(1 / 2)
+    assert many[2]["contacts"] == 0
+    assert many[3]["contacts"] == 1 and many[3]["fcr_rate"] == 1.0  # S16 alone
+    assert service_kpis_many(ctx, [], []) == []
 
 
 # ---- properties on generated data (tests/conftest.py: small_parquet) ----------------------
