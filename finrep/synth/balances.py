@@ -105,31 +105,27 @@ def simulate_balances(
     m_row = np.repeat(np.arange(m_total), k)
     j_row = np.arange(r_total) - np.repeat(off, k)
 
-    # Everything that does not depend on the balance, for every row at once.
-    dim_row = window.days_in_month[m_row]
-    new_row = open_m[j_row] == m_row
-    frac_row = np.where(new_row, (window.month_last[m_row] - open_day[j_row] + 1) / dim_row, 1.0)
-    day_row = np.where(new_row, open_day[j_row], window.month_last[m_row])
+    # Per position (in opening order): what the month loop slices.
+    p = pos.n
+    initial = pos.initial_cents[order]
+    first_frac = (window.month_last[open_m] - open_day + 1) / window.days_in_month[open_m]
     risk = products.risk[prod]
-    noise = rng.standard_normal(r_total, dtype=np.float32) * (0.002 * (1 + risk))[j_row]
-    r_row = np.maximum(returns[prod[j_row], m_row] + noise, -0.6)
-    u = rng.random((4, r_total), dtype=np.float32)
-    # Contributions on schedule (skipped now and then), larger in Q4; year-end top-ups.
+    noise_sd = (0.002 * (1 + risk)).astype(np.float32)
+    fee_rate = products.fee_pct[prod] / 100 / 12
+    fixed_monthly = products.fixed_fee_cents[prod] / 12
+    base_hazard = _BASE_HAZARD[c.segment[cust]]
+    fee_hazard = _FEE_HAZARD * products.fee_pct[prod]
     period = PERIOD_MONTHS[pos.frequency[order]]
-    since = m_row - open_m[j_row]
-    per = period[j_row]
-    due = (~new_row) & (per > 0) & (since % np.maximum(per, 1) == 0) & (u[0] > 0.08)
+    every = np.maximum(period, 1)
+    planned = pos.planned_cents[order].astype(np.float64)
+    turns_60 = c.birth_day[cust] + int(round(60 * 365.2425))  # day the customer turns 60
     q4 = np.where(window.month_of_year == 12, 1.35,
                   np.where(np.isin(window.month_of_year, (10, 11)), 1.15, 1.0))  # fmt: skip
-    amount = pos.planned_cents[order][j_row] * q4[m_row] * (0.9 + 0.2 * u[1])
-    con_row = np.where(due, np.round(amount), 0).astype(np.int64)
-    top_row = np.where((~new_row) & (window.month_of_year[m_row] == 12) & (u[1] < 0.05),
-                       0.02, 0.0)  # fmt: skip
-    # Withdrawals: likelier past 60 (share of what is left, 3–25%).
-    age = (window.month_last[m_row] - c.birth_day[cust[j_row]]) / 365.2425
-    takes = (~new_row) & (u[2] < np.where(age >= 60, 0.045, 0.012))
-    wfrac_row = np.where(takes, 0.03 + 0.22 * u[3], 0.0)
-    # Grievance of the customer in the three months before (causal); few customers have any.
+
+    # Per row: the random draws, and the customer's grievance over the three months before
+    # (causal; few customers have any, so only their rows are looked up).
+    z = rng.standard_normal(r_total, dtype=np.float32)
+    u = rng.random((5, r_total), dtype=np.float32)
     g_row = np.zeros(r_total)
     aggrieved = np.flatnonzero(grievance.any(axis=1))
     if len(aggrieved):
@@ -138,22 +134,14 @@ def simulate_balances(
         hit = np.flatnonzero(grievance.any(axis=1)[cust[j_row]])
         cj, mj = cust[j_row[hit]], m_row[hit]
         g_row[hit] = cum_g[cj, mj] - cum_g[cj, np.maximum(mj - 3, 0)]
-    del age, takes, due, amount, per, since, noise, u
-    u_churn = rng.random(r_total, dtype=np.float32)
 
-    p = pos.n
-    initial = pos.initial_cents[order]
-    fee_rate = products.fee_pct[prod] / 100 / 12
-    fixed_monthly = products.fixed_fee_cents[prod] / 12
-    base_hazard = _BASE_HAZARD[c.segment[cust]]
-    fee_hazard = _FEE_HAZARD * products.fee_pct[prod]
-
-    f_bal = np.zeros(r_total, dtype=np.int64)
-    f_con = np.zeros(r_total, dtype=np.int64)
-    f_wd = np.zeros(r_total, dtype=np.int64)
-    f_ret = np.zeros(r_total, dtype=np.int64)
-    f_fee = np.zeros(r_total, dtype=np.int64)
-    f_ok = np.zeros(r_total, dtype=bool)
+    f_bal = np.empty(r_total, dtype=np.int64)
+    f_con = np.empty(r_total, dtype=np.int64)
+    f_wd = np.empty(r_total, dtype=np.int64)
+    f_ret = np.empty(r_total, dtype=np.int64)
+    f_fee = np.empty(r_total, dtype=np.int64)
+    f_ok = np.empty(r_total, dtype=bool)
+    f_day = np.empty(r_total, dtype=np.int32)
 
     balance = np.zeros(p, dtype=np.int64)
     cum_fees = np.zeros(p, dtype=np.int64)
@@ -170,19 +158,24 @@ def simulate_balances(
         rows = slice(int(off[m]), int(off[m]) + n)
         dim = int(window.days_in_month[m])
         month_first = int(window.month_first[m])
-        balance[k_prev:n] = initial[k_prev:n]  # positions opening this month
+        month_last = int(window.month_last[m])
+        # Positions [k_prev, n) open this month: they start from their initial investment,
+        # earn for the days after opening, and neither contribute, withdraw nor churn.
+        balance[k_prev:n] = initial[k_prev:n]
         prev = balance[:n]
         live = alive[:n]
+        u_con, u_amount, u_wd, u_wfrac, u_churn = (x[rows] for x in u)
 
-        # Churn, never in the opening month: hazard from its parts, reason from the part.
+        # Churn: hazard from its parts, the reason from the part that fired.
         g = g_row[rows]
         poor = trend[:n] < -0.05
         hazard = base_hazard[:n] + _GRIEVANCE_HAZARD * g + fee_hazard[:n] + _POOR_HAZARD * poor
-        churn = live & (u_churn[rows] < hazard)
+        churn = live & (u_churn < hazard)
         churn[k_prev:n] = False
         ch = np.flatnonzero(churn)
         closing = np.zeros(n, dtype=bool)
-        eff = frac_row[rows]
+        eff = np.ones(n)
+        eff[k_prev:n] = first_frac[k_prev:n]
         if len(ch):
             parts = np.stack([base_hazard[ch], _GRIEVANCE_HAZARD * g[ch], fee_hazard[ch],
                               _POOR_HAZARD * poor[ch]], axis=1)  # fmt: skip
@@ -200,23 +193,39 @@ def simulate_balances(
             recovered = rng.random(len(ch)) < _RECOVER_P[reason]
             dom = rng.integers(1, dim + 1, len(ch))
             closing[ch[~recovered]] = True
-            eff = eff.copy()
             eff[ch[~recovered]] = dom[~recovered] / dim
 
-        ret = np.round(prev * r_row[rows] * eff).astype(np.int64)
-        con = con_row[rows] + np.round(prev * top_row[rows]).astype(np.int64)
-        con[closing] = 0
+        r = returns[:, m][prod[:n]] + noise_sd[:n] * z[rows]
+        np.maximum(r, -0.6, out=r)
+        ret = np.round(prev * r * eff).astype(np.int64)
+        # Contributions on schedule (skipped now and then), larger in Q4; year-end top-ups.
+        due = (period[:n] > 0) & ((m - open_m[:n]) % every[:n] == 0) & (u_con > 0.08)
+        due[k_prev:n] = False
+        due &= ~closing
+        con = np.where(due, np.round(planned[:n] * (q4[m] * (0.9 + 0.2 * u_amount))), 0.0)
+        if window.month_of_year[m] == 12:
+            top = u_amount < 0.05
+            top[k_prev:n] = False
+            top &= ~closing
+            con += np.where(top, np.round(prev * 0.02), 0.0)
+        con = con.astype(np.int64)
         after = prev + con + ret
         fee = np.round(after * fee_rate[:n] * eff).astype(np.int64)
         fee += np.round(fixed_monthly[:n] * eff).astype(np.int64)
         np.minimum(fee, after, out=fee)
         left = after - fee
-        wd = np.round(left * wfrac_row[rows]).astype(np.int64)
-        wd[closing] = left[closing]  # closing: everything left goes out
+        # Withdrawals: likelier past 60 (3–25% of what is left); closing: everything.
+        takes = u_wd < np.where(month_last >= turns_60[:n], 0.045, 0.012)
+        takes[k_prev:n] = False
+        wd = np.where(takes, np.round(left * (0.03 + 0.22 * u_wfrac)), 0.0).astype(np.int64)
+        wd[closing] = left[closing]
         bal = left - wd
 
         f_bal[rows], f_con[rows], f_wd[rows], f_ret[rows], f_fee[rows] = bal, con, wd, ret, fee
         f_ok[rows] = live
+        day = f_day[rows]
+        day[:k_prev] = month_last
+        day[k_prev:n] = open_day[k_prev:n]
 
         if len(ch):
             # Lifetime value: fees of the rows dated on or before the churn day.
@@ -227,13 +236,13 @@ def simulate_balances(
             ev_recovered.append(recovered)
             ev_clv.append(cum_fees[ch] + np.where(on_row, fee[ch], 0))
             gone = ch[~recovered]
-            day_row[int(off[m]) + gone] = month_first + dom[~recovered] - 1
+            day[gone] = month_first + dom[~recovered] - 1
             alive[gone] = False
             close_day[gone] = month_first + dom[~recovered] - 1
 
         balance[:n] = bal
         cum_fees[:n] += fee
-        trend[:n] = 0.6 * trend[:n] + r_row[rows]
+        trend[:n] = 0.6 * trend[:n] + r
         k_prev = n
 
     # Rows stay month by month (positions in opening order within a month): the row layout
@@ -269,7 +278,7 @@ def simulate_balances(
     np.maximum.at(last, cust, np.where(closed_sorted, close_day, window.last_day))
     return Balances(
         position=row_pos,
-        day=arrange(day_row),
+        day=arrange(f_day),
         balance=arrange(f_bal),
         contributions=arrange(f_con),
         withdrawals=arrange(f_wd),
