@@ -58,11 +58,12 @@ def _formats(text: str | None) -> tuple[str, ...] | None:
 
 def _print(result: SendResult) -> None:
     table = Table(title=f"{result.period.label}: {result.folder}", title_justify="left")
-    for column in ("Recipient", "Filters", "Status", "Detail"):
+    for column in ("Recipient", "Filters", "Pack", "Status", "Detail"):
         table.add_column(column, overflow="fold")
     for s in result.statuses:
-        detail = str(s.eml) if s.eml else s.detail
-        table.add_row(s.email, s.filters.label() or "all", s.status, detail)
+        detail = s.eml.name if s.eml else s.detail
+        pack = s.files[0].stem if s.files else ""
+        table.add_row(s.email, s.filters.label() or "all", pack, s.status, detail)
     console_out().print(table, soft_wrap=False)
     counts = ", ".join(
         f"{result.count(status)} {status}"

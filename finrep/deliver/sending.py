@@ -384,10 +384,8 @@ def _send_one(
     entries, statuses = [], []
     for r in m.recipients:
         if r.email in outcome.accepted:
-            status, detail = (
-                SENT,
-                f"{len(outcome.accepted)} recipient(s), {outcome.attempts} attempt(s)",
-            )
+            retried = f" on attempt {outcome.attempts}" if outcome.attempts > 1 else ""
+            status, detail = SENT, f"accepted{retried}"
         elif r.email in outcome.refused:
             status, detail = REFUSED, outcome.refused[r.email]
         else:

@@ -181,7 +181,7 @@ def test_451_then_250_through_send(tmp_path, folder, smtp_server, config_for):
     server = smtp_server(Handler(data_failures=1))
     result = _send(tmp_path, config_for(server.port), to=["ceo@example.com"])
     assert result.ok and len(server.received) == 1 and server.handler.data_calls == 2
-    assert "2 attempt(s)" in result.statuses[0].detail
+    assert result.statuses[0].detail == "accepted on attempt 2"
 
 
 def test_server_down_is_a_clear_error_and_nothing_is_marked_sent(
