@@ -75,6 +75,29 @@ def _prepare_folder(out: Path, force: bool) -> None:
         raise DataError(f"--out {out}: folder is not writable; choose another --out")
 
 
+def build_world(opts: Options) -> World:
+    """The run-wide state, from the options alone (workers rebuild the same one)."""
+    window = Window(opts.start, opts.end)
+    pools = build_pools(opts.seed)
+    market = build_market(window, opts.seed)
+    products = build_products(window)
+    world = World(
+        seed=opts.seed,
+        customers=opts.customers,
+        window=window,
+        pools=pools,
+        market=market,
+        products=products,
+        advisors=build_advisors(opts.customers, pools, opts.seed),
+        returns=product_returns(products, market, opts.seed),
+        enroll_day=acquisition_days(window, opts.customers, opts.seed),
+        n_agents=max(20, -(-opts.customers // 250)),
+        widths=World.id_widths(opts.customers, window.n_months),
+    )
+    world.agent_ids  # built once, before builders share the world  # noqa: B018
+    return world
+
+
 def _number(chunk: Chunk, serials: dict[str, int]) -> None:
     """Give the chunk's id columns the numbers that follow the previous chunk's."""
     for columns in chunk.tables.values():
@@ -85,26 +108,28 @@ def _number(chunk: Chunk, serials: dict[str, int]) -> None:
 
 
 def _chunks_in_order(world: World, total: int, size: int) -> Iterator[Chunk]:
-    """Chunks 0, 1, … in order. The next chunks are built in background threads while the
-    caller writes the current one (numpy and Arrow release the GIL for the heavy parts), with
-    at most BUILDERS chunks in flight, so memory stays bounded."""
+    """Chunks 0, 1, … in order, built ahead of the caller (who writes the current one) by
+    BUILDERS background threads (numpy and Arrow release the GIL for the heavy parts), with
+    at most BUILDERS chunks in flight so memory stays bounded. Chunks depend only on
+    (options, chunk number), so who builds them does not change the output."""
     bounds = [(i, lo, min(lo + size, total)) for i, lo in enumerate(range(0, total, size))]
-    if len(bounds) == 1 or BUILDERS == 0:
+    if len(bounds) < 3 or BUILDERS == 0:
         for job in bounds:
             yield build_chunk(world, *job)
         return
+    pool = ThreadPoolExecutor(max_workers=BUILDERS, thread_name_prefix="finrep-synth")
     pending: deque[Future[Chunk]] = deque()
-    with ThreadPoolExecutor(max_workers=BUILDERS, thread_name_prefix="finrep-synth") as pool:
-        try:
-            for job in bounds:
-                pending.append(pool.submit(build_chunk, world, *job))
-                if len(pending) > BUILDERS:
-                    yield pending.popleft().result()
-            while pending:
+    try:
+        for job in bounds:
+            pending.append(pool.submit(build_chunk, world, *job))
+            if len(pending) > BUILDERS:
                 yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def generate(
@@ -133,25 +158,14 @@ def generate(
     out = Path(out)
     _prepare_folder(out, force)
 
-    window = Window(opts.start, opts.end)
-    pools = build_pools(opts.seed)
-    market = build_market(window, opts.seed)
-    products = build_products(window)
-    advisors = build_advisors(opts.customers, pools, opts.seed)
-    world = World(
-        seed=opts.seed,
-        customers=opts.customers,
-        window=window,
-        pools=pools,
-        market=market,
-        products=products,
-        advisors=advisors,
-        returns=product_returns(products, market, opts.seed),
-        enroll_day=acquisition_days(window, opts.customers, opts.seed),
-        n_agents=max(20, -(-opts.customers // 250)),
-        widths=World.id_widths(opts.customers, window.n_months),
+    world = build_world(opts)
+    window, pools, market, products, advisors = (
+        world.window,
+        world.pools,
+        world.market,
+        world.products,
+        world.advisors,
     )
-    world.agent_ids  # built once, before builder threads share the world  # noqa: B018
     advisor_clients = np.zeros(advisors.n, dtype=np.int64)
     serials: dict[str, int] = {}
 

@@ -29,9 +29,9 @@ STATE_POPULATION = {
 EMAIL_DOMAINS = ("gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "icloud.com",
                  "aol.com", "proton.me", "example.com")  # fmt: skip
 
-_N_FIRST = 1200
-_N_LAST = 1200
-_N_CITIES = 2500
+_N_FIRST = 700
+_N_LAST = 700
+_N_CITIES = 1200
 
 
 @dataclass(frozen=True)
