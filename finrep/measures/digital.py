@@ -308,15 +308,12 @@ def _engagement_vs_growth(ctx: MeasureContext, period: Period, sessions: pd.Seri
         .aggregate(active=ibis._.count())
     )
     now, before = month_start(period.end), add_months(period.end, -12)
-    s = ctx.snapshots
-    s = s.filter(s.month.isin((now, before))).join(cust, "customer_id")
-    aum = s.group_by("state").aggregate(
-        aum=s.balance.sum(where=s.month == now),
-        aum_ly=s.balance.sum(where=s.month == before),
-    )
     states = cust.select("state", "region").distinct()
     j = states.left_join(active, "state").select(~ibis.selectors.matches("_right$"))
-    j = j.left_join(aum, "state").select(~ibis.selectors.matches("_right$"))
+    for name, month in (("aum", now), ("aum_ly", before)):
+        snap = ctx.snapshot_balances(month).join(cust, "customer_id")
+        aum = snap.group_by("state").aggregate(**{name: snap.balance.sum()})
+        j = j.left_join(aum, "state").select(~ibis.selectors.matches("_right$"))
     frame = execute(j)
     frame["sessions"] = frame["state"].map(sessions)
 

@@ -236,10 +236,7 @@ def primary_category(ctx: MeasureContext, at: date) -> ir.Table:
     ``--category ETF`` a customer's primary category is ETF or None.
     """
     op = ctx.open_positions_at(at).select("customer_id", "product_id", "category")
-    snap = ctx.snapshots
-    snap = snap.filter(snap.month == ibis.literal(month_start(at))).select(
-        "customer_id", "product_id", "balance"
-    )
+    snap = ctx.snapshot_balances(month_start(at))  # customer_id, product_id, balance
     j = op.left_join(snap, ["customer_id", "product_id"]).select(
         "customer_id", "product_id", "category", balance=ibis._.balance.fill_null(0)
     )
