@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import Handler, write_pack
+from deliver_support import Handler, write_pack
 from typer.testing import CliRunner
 
 from finrep.cli.app import app

@@ -9,7 +9,7 @@ import json
 import openpyxl
 import pandas as pd
 import pytest
-from conftest import Handler
+from deliver_support import Handler
 from pypdf import PdfReader
 
 import finrep

@@ -3,7 +3,7 @@
 from email import message_from_bytes, policy
 
 import pytest
-from conftest import summary, write_pack
+from deliver_support import summary, write_pack
 
 from finrep.config import load_config
 from finrep.deliver.message import compose, human_size, render_subject, to_eml_bytes

@@ -6,7 +6,7 @@ import json
 from email import message_from_bytes, policy
 
 import pytest
-from conftest import Handler, write_pack
+from deliver_support import Handler, write_pack
 
 import finrep
 from finrep.deliver import SendFailed

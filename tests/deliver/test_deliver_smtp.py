@@ -8,11 +8,11 @@ from email.message import EmailMessage
 
 import pytest
 from aiosmtpd.smtp import AuthResult
-from conftest import Handler, Received
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from deliver_support import Handler, Received
 
 from finrep.deliver.smtp import Mailer, SmtpSessionError, SmtpSettings
 from finrep.errors import ConfigError, DeliveryError
