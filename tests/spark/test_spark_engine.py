@@ -3,6 +3,7 @@ errors when Java or pyspark is missing."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import ibis
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -100,7 +102,24 @@ def _spark_balances(con, data_dir: Path) -> dict:
     }
 
 
+def _check_tables(con, data_dir: Path) -> None:
+    """Every table has the schema's columns and types and the manifest's row count."""
+    from finrep.schema import TABLES
+
+    counts = json.loads((data_dir / "manifest.json").read_text())["row_counts"]
+    ibis_types = {"string": "string", "date": "date", "int64": "int64", "float64": "float64"}
+    tables = load_tables(con, data_dir)
+    for name, spec in TABLES.items():
+        schema = tables[name].schema()
+        assert list(schema.names) == [c.name for c in spec.columns], name
+        for c in spec.columns:
+            expected = ibis.dtype(ibis_types[c.dtype])
+            assert schema[c.name].copy(nullable=True) == expected, (name, c.name)
+        assert tables[name].count().execute() == counts[name], name
+
+
 def test_reads_csv_like_pandas(spark_con, small_data):
+    _check_tables(spark_con, small_data)
     expected = _expected_balances(
         pd.read_csv(small_data / "account_balances.csv", parse_dates=["date"])
     )
@@ -108,6 +127,7 @@ def test_reads_csv_like_pandas(spark_con, small_data):
 
 
 def test_reads_parquet_like_pyarrow(spark_con, small_parquet):
+    _check_tables(spark_con, small_parquet)
     frame = pq.read_table(small_parquet / "account_balances.parquet").to_pandas()
     assert _spark_balances(spark_con, small_parquet) == _expected_balances(frame)
 
@@ -122,14 +142,6 @@ def test_reads_partitioned_folder_on_both_engines(spark_con, small_partitioned, 
     # The partition column does not leak into the typed table.
     columns = load_tables(spark_con, small_partitioned)["account_balances"].columns
     assert "year_month" not in columns
-
-
-def test_every_table_typed_like_duckdb(spark_con, small_data):
-    spark = load_tables(spark_con, small_data)
-    duck = load_tables(connect(engine="duckdb"), small_data)
-    for name, table in duck.tables.items():
-        assert spark[name].schema() == table.schema(), name
-        assert spark[name].count().execute() == table.count().execute(), name
 
 
 def test_csv_quotes_commas_and_line_breaks(spark_con, tmp_path):
@@ -175,6 +187,33 @@ def test_missing_java_is_a_clear_error():
     assert "ConfigError: the Spark engine needs Java 17 or newer" in out.stdout
     assert "apt-get install default-jre-headless" in out.stdout
     assert "--engine duckdb" in out.stdout
+
+
+def test_missing_java_through_the_cli(small_parquet):
+    env = _env_without_java()
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from finrep.cli.app import main; main()",
+            "--engine",
+            "spark",
+            "measures",
+            "--data",
+            str(small_parquet),
+            "--format",
+            "json",
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "Error:" in out.stderr and "Java 17 or newer" in out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_old_java_is_refused(tmp_path):
