@@ -221,7 +221,29 @@ class Serial:
     def to_arrow(self) -> pa.Array:
         if self.first is None:
             raise AssertionError("Serial ids written before numbering")
-        return make_ids(self.prefix, np.arange(self.first + 1, self.first + self.n + 1), self.width)
+        n, width = self.n, self.width
+        first = self.first + 1
+        if width <= 4 or n == 0:
+            return make_ids(self.prefix, np.arange(first, first + n), width)
+        # Consecutive numbers come in blocks of 10,000 sharing every digit but the last four,
+        # which run through 0000..9999 in order: copy a block template instead of computing.
+        prefix = np.frombuffer(self.prefix.encode(), dtype=np.uint8)
+        at_high = len(prefix)
+        at_low = at_high + width - 4
+        template = np.empty((10000, at_low + 4), dtype=np.uint8)
+        template[:, :at_high] = prefix
+        template[:, at_low:] = _QUADS.view(np.uint8).reshape(10000, 4)
+        out = np.empty((n, at_low + 4), dtype=np.uint8)
+        number, row = first, 0
+        while row < n:
+            block, offset = divmod(number, 10000)
+            take = min(10000 - offset, n - row)
+            template[:, at_high:at_low] = digits(np.array([block]), width - 4)
+            out[row : row + take] = template[offset : offset + take]
+            number += take
+            row += take
+        offsets = np.arange(n + 1, dtype=np.int32) * np.int32(out.shape[1])
+        return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out))
 
     def to_text(self) -> pa.Array:
         return self.to_arrow()
