@@ -32,12 +32,29 @@ def write_frame(stream, payload: bytes) -> None:
     stream.flush()
 
 
+def _warm_up(draw_chart) -> None:
+    """Load fonts and matplotlib's caches while the parent is still computing measures."""
+    import pandas as pd
+
+    from finrep.render.charts import ChartSpec
+    from finrep.render.theme import Theme
+
+    theme = Theme(("#0072B2",), "#1F3A5F", "#0072B2", "#009E73", "#D55E00", "#6B7280",
+                  "#FFFFFF", "#E5E7EB", "DejaVu Sans")  # fmt: skip
+    frame = pd.DataFrame({"x": ["a", "b"], "y": [1.0, 2.0]})
+    try:
+        draw_chart(ChartSpec("warm_up", "line", frame), theme, 120, 80)
+    except Exception:  # warming up is an optimisation only
+        pass
+
+
 def main() -> None:
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must never corrupt the protocol
     from finrep.errors import FinrepError
     from finrep.render.charts import draw_chart
 
+    _warm_up(draw_chart)
     while (frame := read_frame(source)) is not None:
         spec, theme, width, height = pickle.loads(frame)
         try:
