@@ -11,6 +11,7 @@ in parallel from any script, notebook or service.
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import sys
 
@@ -42,10 +43,8 @@ def _warm_up(draw_chart) -> None:
     theme = Theme(("#0072B2",), "#1F3A5F", "#0072B2", "#009E73", "#D55E00", "#6B7280",
                   "#FFFFFF", "#E5E7EB", "DejaVu Sans")  # fmt: skip
     frame = pd.DataFrame({"x": ["a", "b"], "y": [1.0, 2.0]})
-    try:
+    with contextlib.suppress(Exception):  # warming up is an optimisation only
         draw_chart(ChartSpec("warm_up", "line", frame), theme, 120, 80)
-    except Exception:  # warming up is an optimisation only
-        pass
 
 
 def main() -> None:
