@@ -611,7 +611,9 @@ def parquet_reader_sql(source: Source, *, row_numbers: bool) -> str:
     if len(source.parts) > 1:
         options.append("union_by_name = true")
     if row_numbers:
-        options += ["file_row_number = true", "filename = true"]
+        options.append("file_row_number = true")
+        if len(source.parts) > 1:
+            options.append("filename = true")
     return f"read_parquet({paths}, {', '.join(options)})"
 
 
@@ -639,7 +641,12 @@ def raw_select_sql(source: Source, *, validating: bool, parallel: bool = True) -
     else:
         select = [f"{_ident(source.stored_name(c))} AS {_ident(c)}" for c in cols]
         if validating:
-            select += ["file_row_number + 2 AS _row", "filename AS _file"]
+            select.append("file_row_number + 2 AS _row")
+            if len(source.parts) > 1:
+                prefix = _sql_str(str(source.data_dir).rstrip("/") + "/")
+                select.append(f"replace(filename, {prefix}, '') AS _file")
+            else:
+                select.append(f"{_sql_str(source.display)} AS _file")
         reader = parquet_reader_sql(source, row_numbers=validating)
     return f"SELECT {', '.join(select)} FROM {reader}"
 

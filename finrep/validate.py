@@ -38,8 +38,9 @@ and message.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -199,10 +200,26 @@ class _Table:
     raw_view: str
     chk: str
     parallel: bool = True
+    stats: dict[str, _ColumnStats] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
         return self.source.table
+
+
+# Tables are checked parents first, so foreign keys can be checked as each child is read;
+# account_balances last, as its checks use enrollments and retention.
+CHECK_ORDER = (
+    "customers",
+    "products",
+    "advisors",
+    "market_data",
+    "enrollments",
+    "retention",
+    "service_interactions",
+    "engagement",
+    "account_balances",
+)
 
 
 class _Run:
@@ -210,27 +227,27 @@ class _Run:
         self.data_dir = data_dir
         self.config = config
         self.limit = max(0, config.validate.max_rows_per_rule)
-        self.tolerance = config.validate.identity_tolerance
+        self.tolerance = float(config.validate.identity_tolerance)
         self.today = date.today()
         self.progress = progress
         self.con = engine.connect(engine="duckdb")
         self.findings: list[Finding] = []
         self.tables: dict[str, _Table] = {}
         self.sources: dict[str, Source] = {}
+        self._parent_keys: dict[tuple[str, tuple[str, ...]], str] = {}
 
     # ---- orchestration ----------------------------------------------------------------
     def all(self) -> list[Finding]:
-        steps: list[tuple[str, Callable[[], None]]] = []
-        for name in TABLES:
-            steps.append((name, lambda name=name: self._table_checks(name)))
-        steps.append(("keys", self._key_checks))
-        steps.append(("balances", self._balance_checks))
-        steps.append(("enrollments", self._status_checks))
-        total = len(steps)
-        for done, (_label, step) in enumerate(steps):
-            self.progress("validate", done, total)
-            step()
-        self.progress("validate", total, total)
+        total = len(CHECK_ORDER) + 1
+        try:
+            for done, name in enumerate(CHECK_ORDER):
+                self.progress("validate", done, total)
+                self._check_table(name)
+            self.progress("validate", total - 1, total)
+            self._status_checks()
+            self.progress("validate", total, total)
+        finally:
+            self.con.disconnect()
         order = {rule: i for i, rule in enumerate(RULE_ORDER)}
         tables = {name: i for i, name in enumerate(TABLES)}
         # Stable sort: by table (file order of schema.py), then rule; rows stay in listing order.
@@ -245,9 +262,13 @@ class _Run:
         return [f for _, f in keyed]
 
     def _table_of(self, finding: Finding) -> str:
+        for name, source in self.sources.items():
+            if source.path is not None and (
+                finding.file == source.display or finding.file.startswith(source.display + "/")
+            ):
+                return name
         head = finding.file.split("/")[0]
-        stem = head.rsplit(".", 1)[0] if "." in head else head
-        return stem.casefold()
+        return (head.rsplit(".", 1)[0] if "." in head else head).casefold()
 
     # ---- findings ---------------------------------------------------------------------
     def add(
@@ -275,8 +296,8 @@ class _Run:
             self.add(file, rule, severity, f"+{total - listed:,} more", column=column)
 
     def fetch(self, table: _Table | None, sql: str) -> list[tuple[Any, ...]]:
-        """Run a query; a CSV with quoted line breaks is re-read single-threaded (DuckDB cannot
-        pad short rows in parallel across quoted line breaks)."""
+        """Run a query; a big CSV with quoted line breaks is re-read single-threaded (DuckDB
+        cannot pad short rows in parallel across quoted line breaks)."""
         try:
             return engine.fetch(self.con, sql)
         except duckdb.Error as exc:
@@ -285,29 +306,18 @@ class _Run:
             table.parallel = False
             engine.fetch(
                 self.con,
-                f'CREATE OR REPLACE TEMP VIEW "{table.raw_view}" AS '
+                f"CREATE OR REPLACE TEMP VIEW {_id(table.raw_view)} AS "
                 + raw_select_sql(table.source, validating=True, parallel=False),
             )
             return engine.fetch(self.con, sql)
 
-    def guarded(self, table: _Table | Source, what: Callable[[], None]) -> None:
-        """Run checks; a file DuckDB cannot read after all becomes a finding, not a traceback."""
-        source = table.source if isinstance(table, _Table) else table
-        try:
-            what()
-        except duckdb.Error as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            self.add(
-                source.display,
-                "unreadable-file",
-                "error",
-                f"{source.display}: could not be read ({reason}); check that it is a "
-                f"{source.format.upper()} file in the layout described by `finrep validate --help`",
-            )
-            self.tables.pop(source.table, None)
+    def temp_table(self, table: _Table | None, prefix: str, sql: str) -> str:
+        name = f"finrep_t_{prefix}_{next(_view_ids)}"
+        self.fetch(table, f"CREATE TEMP TABLE {_id(name)} AS {sql}")
+        return name
 
-    # ---- per table ----------------------------------------------------------------------
-    def _table_checks(self, name: str) -> None:
+    # ---- one table --------------------------------------------------------------------
+    def _check_table(self, name: str) -> None:
         source = inspect_source(self.data_dir, name)
         self.sources[name] = source
         for p in source.problems:
@@ -323,9 +333,21 @@ class _Run:
                 f"{source.display}: the file has a header but no rows"
                 + ("; finrep needs them to build a pack" if severity == "error" else ""),
             )
-        self.guarded(source, lambda: self._open_and_check(source))
+        try:
+            table = self._open(source)
+            self._checks(table)
+        except duckdb.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self.add(
+                source.display,
+                "unreadable-file",
+                "error",
+                f"{source.display}: could not be read ({reason}); check that it is a "
+                f"{source.format.upper()} file laid out as `finrep validate --help` describes",
+            )
+            self.tables.pop(name, None)
 
-    def _open_and_check(self, source: Source) -> None:
+    def _open(self, source: Source) -> _Table:
         name = source.table
         uid = next(_view_ids)
         raw_view = f"finrep_v_raw_{name}_{uid}"
@@ -335,12 +357,12 @@ class _Run:
             self.con, raw_view, raw_select_sql(source, validating=True, parallel=parallel)
         )
         table = _Table(source, {}, raw_view, f"finrep_v_chk_{name}_{uid}", parallel)
-        self.tables[name] = table
+        if source.format == "parquet":
+            table.stats = _parquet_stats(source)
         if source.format == "csv":
             # Parse the text once: every check then reads DuckDB's own columnar copy (spilled to
             # disk beyond the memory limit), not the CSV again.
-            copy = f"finrep_t_raw_{name}_{uid}"
-            self.fetch(table, f"CREATE TEMP TABLE {_id(copy)} AS SELECT * FROM {_id(raw_view)}")
+            copy = self.temp_table(table, f"raw_{name}", f"SELECT * FROM {_id(raw_view)}")
             raw = self.con.table(copy)
         dates = detect_date_formats(raw, source)
         table.dates = dates
@@ -351,6 +373,7 @@ class _Run:
             engine.fetch(self.con, f"DROP TABLE {_id(raw.get_name())}")
         else:
             engine.fetch(self.con, f"CREATE OR REPLACE TEMP VIEW {_id(table.chk)} AS {sql}")
+        self.tables[name] = table
         for d in dates.values():
             if d.ambiguous:
                 self.add(
@@ -360,17 +383,132 @@ class _Run:
                     ambiguous_date_message(source, d),
                     column=d.column,
                 )
-        self._value_checks(table)
+        return table
 
-    # ---- value checks (one counting query, listings for what it found) -------------------
+    def _checks(self, table: _Table) -> None:
+        """One scan per table counts every row-level problem that file statistics do not rule
+        out, proves the primary key unique (or not) and checks foreign keys; rules that found
+        something are then broken down and listed. Balances do it in file order, adding the
+        checks between consecutive rows (`_balances`)."""
+        if table.name == "account_balances":
+            self._balances(table)
+            return
+        rules = self._value_rules(table)
+        keys = table.source.spec.primary_key
+        number = self._key_number(table, keys)
+        bounds = self._key_bounds(table, keys, number)
+        fks = [fk for fk in table.source.spec.foreign_keys if fk.table in self.tables]
+        select = [
+            "count(*) FILTER (WHERE b.qbad)",
+            "count(*) FILTER (WHERE b.has_key)",
+            *_key_aggregates(bounds, "b.n"),
+        ]
+        joins = []
+        for i, fk in enumerate(fks):
+            join, missing = self._fk_join(fk, f"j{i}", "b")
+            joins.append(join)
+            select.append(f"count(*) FILTER (WHERE {missing})")
+        fk_cols = list(dict.fromkeys(c for fk in fks for c in fk.columns))
+        inner = ", ".join(
+            [
+                "_bad",
+                f"({_quick_any(rules)}) AS qbad",
+                f"{_not_null(keys)} AS has_key",
+                f"{number} AS n",
+                *(_id(c) for c in fk_cols),
+            ]
+        )
+        sql = (
+            f"SELECT {', '.join(select)} FROM (SELECT {inner} FROM {_id(table.chk)}) b "
+            + " ".join(joins)
+        )
+        row = self.fetch(table, sql)[0]
+        n_bad, n_keys = int(row[0] or 0), int(row[1] or 0)
+        if n_bad:
+            self._value_details(table, rules)
+        if n_keys and not self._keys_unique(table, number, n_keys, bounds, row[2:6]):
+            self._duplicate_keys(table, keys)
+        for fk, count in zip(fks, row[6:], strict=True):
+            if count:
+                self._list_orphans(table, fk, int(count))
+
+    def _key_number(self, table: _Table, keys: tuple[str, ...]) -> str:
+        """SQL of a whole number standing for the key, for the fast uniqueness check: the digits
+        after the prefix of ids like ``BAL00000042`` (prefix length taken from one key). Equal
+        keys give equal numbers, so distinct numbers prove distinct keys. ``NULL`` when the key
+        is not of that kind (composite, or no digits)."""
+        if len(keys) != 1:
+            return "NULL::BIGINT"
+        k = _id(keys[0])
+        rows = self.fetch(table, f"SELECT {k} FROM {_id(table.chk)} WHERE {k} IS NOT NULL LIMIT 1")
+        if not rows or not isinstance(rows[0][0], str):
+            return "NULL::BIGINT"
+        sample = rows[0][0]
+        digits = len(sample) - len(sample.rstrip("0123456789"))
+        if not digits or digits > 18:
+            return "NULL::BIGINT"
+        return f"try_cast(substr({k}, {len(sample) - digits + 1}) AS BIGINT)"
+
+    def _key_bounds(
+        self, table: _Table, keys: tuple[str, ...], number: str
+    ) -> tuple[int, int] | None:
+        """The key numbers' range from the Parquet statistics (no scan), when they give it."""
+        if number.startswith("NULL") or len(keys) != 1:
+            return None
+        stats = table.stats.get(keys[0])
+        if stats is None or not isinstance(stats.min, str) or not isinstance(stats.max, str):
+            return None
+        start = int(number.rsplit(", ", 1)[1].split(")")[0]) - 1  # substr's 1-based start
+        a, b = stats.min[start:], stats.max[start:]
+        if not (a.isdigit() and b.isdigit()):
+            return None
+        lo, hi = int(a), int(b)
+        # Keys outside the range (another width or prefix) fail the count and go exact.
+        if hi < lo or hi - lo > 1 << 32:
+            return None
+        return lo, hi
+
+    def _keys_unique(
+        self,
+        table: _Table,
+        number: str,
+        n_keys: int,
+        bounds: tuple[int, int] | None,
+        aggregates: tuple[Any, ...],
+    ) -> bool:
+        """True when the keys are proven unique without grouping: every key maps to a whole
+        number and a bitmap of the numbers has as many bits set as there are keys (with the
+        range known from statistics, counted in the main scan; else one more scan). Anything
+        else is left to the exact check."""
+        n_numbers, a, b, c = aggregates
+        if bounds is not None:
+            return int(a or 0) == n_keys and int(b or 0) == n_keys
+        lo, hi = a, b
+        if int(n_numbers or 0) != n_keys or lo is None or hi is None or hi - lo > 1 << 32:
+            return False
+        (bits,) = self.fetch(
+            table,
+            f"SELECT bit_count(bitstring_agg(n, {int(lo)}, {int(hi)})) FROM "
+            f"(SELECT {number} AS n FROM {_id(table.chk)}) WHERE n IS NOT NULL",
+        )[0]
+        del c
+        return int(bits or 0) == n_keys
+
+    # ---- value checks ------------------------------------------------------------------
     def _value_rules(self, table: _Table) -> list[_Rule]:
+        """Every row-level rule of the table: its exact condition (on typed values), a cheap
+        condition that finds at least the same rows (on stored Parquet values, which need no
+        cleaning), and whether the file's statistics already prove it holds nowhere."""
         source = table.source
         name = table.name
         rules: list[_Rule] = []
         parquet = source.format == "parquet"
+        today = self.today.isoformat()
         for col in source.spec.columns:
             c, r = _id(col.name), _id(f"r__{col.name}")
             kind = source.kind(col.name) if parquet else "string"
+            native = parquet and kind != "string"  # stored with a type: no text to clean
+            st = table.stats.get(col.name) if parquet else None
             if kind == "string":
                 tokens = ", ".join(_q(t) for t in BLANK_TOKENS)
                 if col.dtype == "string":
@@ -382,89 +520,123 @@ class _Run:
             else:
                 blank = f"{r} IS NULL"
             ok = "NOT _bad"
+            no_nulls = st is not None and st.null_count == 0
             if not col.nullable:
+                where = f"{ok} AND {c} IS NULL AND {blank}"
+                quick, proven = where, False
+                if parquet and kind == "string" and col.dtype == "string" and not col.enum:
+                    quick = f"{r} IS NULL OR {r} = ''"
+                    proven = no_nulls and isinstance(st.min, str) and st.min != ""
+                elif parquet and kind == "string" and col.enum:
+                    # Blank after trimming is never exactly a listed value.
+                    values = ", ".join(_q(v) for v in col.enum)
+                    quick = f"{r} IS NULL OR {r} NOT IN ({values})"
+                elif native and kind == "float":
+                    quick = f"{r} IS NULL OR isnan({r})" if not no_nulls else f"isnan({r})"
+                elif native and kind != "null":
+                    quick, proven = f"{r} IS NULL", no_nulls
                 rules.append(
-                    _Rule("missing-value", "error", col, f"{ok} AND {c} IS NULL AND {blank}")
+                    _Rule("missing-value", "error", col, where, quick=quick, proven=proven)
                 )
             if col.dtype != "string":
                 invalid = f"{ok} AND {c} IS NULL AND NOT {blank}"
-                date = table.dates.get(col.name)
-                if col.dtype == "date" and date is not None and date.failures:
-                    other = _other_date_formats_sql(r, date.format)
+                date_col = table.dates.get(col.name)
+                if col.dtype == "date" and date_col is not None and date_col.failures:
+                    other = _other_date_formats_sql(r, date_col.format)
                     rules.append(
                         _Rule("mixed-date-formats", "error", col, f"{invalid} AND {other}")
                     )
                     rules.append(_Rule("invalid-value", "error", col, f"{invalid} AND NOT {other}"))
+                elif native and kind in ("int", "date", "timestamp"):
+                    pass  # stored as numbers or dates: nothing to misread
+                elif native and kind == "float":
+                    quick = f"isinf({r})"
+                    if col.dtype == "int64":
+                        quick += f" OR {r} <> floor({r})"
+                    finite = (
+                        st is not None
+                        and isinstance(st.min, float)
+                        and -math.inf < st.min
+                        and st.max < math.inf
+                    )
+                    proven = col.dtype == "float64" and finite
+                    rules.append(
+                        _Rule("invalid-value", "error", col, invalid, quick=quick, proven=proven)
+                    )
                 else:
                     rules.append(_Rule("invalid-value", "error", col, invalid))
             if col.enum:
                 values = ", ".join(_q(v) for v in col.enum)
                 severity = "warning" if (name, col.name) in SOFT_ENUMS else "error"
+                where = f"{c} IS NOT NULL AND {c} NOT IN ({values})"
+                # Stored values that are exactly in the list need no cleaning to pass.
+                quick = f"{r} NOT IN ({values})" if parquet and kind == "string" else where
+                rules.append(_Rule("unknown-value", severity, col, where, quick=quick))
+            for bound, op, detail in ((col.min_value, "<", "below"), (col.max_value, ">", "above")):
+                if bound is None:
+                    continue
+                where = f"{c} {op} {bound!r}"
+                quick, proven = where, False
+                if native and kind in ("int", "float"):
+                    quick = f"{r} {op} {bound!r}"
+                    if st is not None and isinstance(st.min, int | float):
+                        proven = st.min >= bound if op == "<" else st.max <= bound
                 rules.append(
-                    _Rule(
-                        "unknown-value", severity, col, f"{c} IS NOT NULL AND {c} NOT IN ({values})"
-                    )
-                )
-            if col.min_value is not None:
-                rules.append(
-                    _Rule("out-of-range", "warning", col, f"{c} < {col.min_value!r}", "below")
-                )
-            if col.max_value is not None:
-                rules.append(
-                    _Rule("out-of-range", "warning", col, f"{c} > {col.max_value!r}", "above")
+                    _Rule("out-of-range", "warning", col, where, detail, quick=quick, proven=proven)
                 )
             if col.dtype == "date":
-                rules.append(
-                    _Rule("future-date", "warning", col, f"{c} > DATE {_q(self.today.isoformat())}")
-                )
-                rules.append(_Rule("date-before-1900", "warning", col, f"{c} < DATE '1900-01-01'"))
+                for rule, op, limit in (
+                    ("future-date", ">", today),
+                    ("date-before-1900", "<", "1900-01-01"),
+                ):
+                    where = f"{c} {op} DATE {_q(limit)}"
+                    quick, proven = where, False
+                    if native and kind == "date":
+                        quick = f"{r} {op} DATE {_q(limit)}"
+                        if st is not None and isinstance(st.min, date):
+                            lim = date.fromisoformat(limit)
+                            proven = st.max <= lim if op == ">" else st.min >= lim
+                    rules.append(_Rule(rule, "warning", col, where, quick=quick, proven=proven))
         return rules
 
-    def _value_checks(self, table: _Table) -> None:
+    def _value_details(self, table: _Table, rules: list[_Rule]) -> None:
         source = table.source
-        rules = self._value_rules(table)
+        chk = _id(table.chk)
         counts = [f"count(*) FILTER (WHERE {rule.where})" for rule in rules]
-        structural = []
-        if source.format == "csv":
-            structural = [
-                "count(*) FILTER (WHERE _bad AND _short)",
-                "count(*) FILTER (WHERE _bad AND NOT _short)",
-            ]
-        row = self.fetch(table, f"SELECT {', '.join(structural + counts)} FROM {_id(table.chk)}")[0]
-        if structural:
-            short, long = int(row[0]), int(row[1])
-            n_fields = len(source.header)
-            for count, where, words in (
-                (short, "_bad AND _short", "fewer fields than"),
-                (long, "_bad AND NOT _short", "more fields than"),
-            ):
-                if count:
-                    listed = self.fetch(
-                        table,
-                        f"SELECT _row FROM {_id(table.chk)} WHERE {where} ORDER BY _row LIMIT {self.limit}",
-                    )
-                    for (r,) in listed:
-                        self.add(
-                            source.display,
-                            "malformed-row",
-                            "error",
-                            f"{source.display} row {r}: the record has {words} the {n_fields} "
-                            "columns of the header; check for a missing or extra delimiter or an "
-                            "unbalanced quote",
-                            row=r,
-                        )
-                    self.add_more(
-                        source.display, "malformed-row", "error", None, count, len(listed)
-                    )
-            row = row[len(structural) :]
-        for rule, count in zip(rules, row, strict=True):
+        structural = [
+            "count(*) FILTER (WHERE _bad AND _short)",
+            "count(*) FILTER (WHERE _bad AND NOT _short)",
+        ]
+        row = self.fetch(table, f"SELECT {', '.join(structural + counts)} FROM {chk}")[0]
+        n_fields = len(source.header)
+        for count, where, words in (
+            (int(row[0] or 0), "_bad AND _short", "fewer fields than"),
+            (int(row[1] or 0), "_bad AND NOT _short", "more fields than"),
+        ):
+            if not count:
+                continue
+            listed = self.fetch(
+                table,
+                f"SELECT _file, _row FROM {chk} WHERE {where} ORDER BY _file, _row LIMIT {self.limit}",
+            )
+            for file, r in listed:
+                self.add(
+                    file,
+                    "malformed-row",
+                    "error",
+                    f"{file} row {r}: the record has {words} the {n_fields} columns of the "
+                    "header; check for a missing or extra delimiter or an unbalanced quote",
+                    row=r,
+                )
+            self.add_more(source.display, "malformed-row", "error", None, count, len(listed))
+        for rule, count in zip(rules, row[2:], strict=True):
             count = int(count or 0)
             if not count:
                 continue
             c, r = _id(rule.column.name), _id(f"r__{rule.column.name}")
             listed = self.fetch(
                 table,
-                f"SELECT _file, _row, {r}, {c} FROM {_id(table.chk)} WHERE {rule.where} "
+                f"SELECT _file, _row, {r}, {c} FROM {chk} WHERE {rule.where} "
                 f"ORDER BY _file, _row LIMIT {self.limit}",
             )
             for file, rownum, stored, typed in listed:
@@ -501,7 +673,7 @@ class _Run:
             fmt = table.dates[col.name].format
             return (
                 f"{where} = `{shown}` is not {fmt} like the rest of the column; write every date "
-                f"of a column in one format (YYYY-MM-DD is safest)"
+                "of a column in one format (YYYY-MM-DD is safest)"
             )
         if rule.rule == "unknown-value":
             return f"{where} = `{shown}` is not one of: {', '.join(col.enum or ())}"
@@ -515,46 +687,30 @@ class _Run:
         return f"{where} = `{shown}`"
 
     # ---- keys -------------------------------------------------------------------------
-    def _key_checks(self) -> None:
-        for table in list(self.tables.values()):
-            self.guarded(table, lambda table=table: self._duplicate_keys(table))
-        for table in list(self.tables.values()):
-            self.guarded(table, lambda table=table: self._orphan_keys(table))
-
-    def _duplicate_keys(self, table: _Table) -> None:
+    def _duplicate_keys(self, table: _Table, keys: tuple[str, ...]) -> None:
+        """Exact check, run only when the keys are not strictly increasing in file order."""
         source = table.source
-        keys = source.spec.primary_key
         chk = _id(table.chk)
         not_null = " AND ".join(f"{_id(k)} IS NOT NULL" for k in keys)
-        if len(keys) == 1:
-            key = _id(keys[0])
-        else:
-            key = "concat_ws(chr(31), " + ", ".join(f"{_id(k)}::VARCHAR" for k in keys) + ")"
-        # Fast path: keys strictly increasing in file order are unique (finrep's files, and most
-        # exports, are written in key order). Otherwise group by the key (exact, spills to disk).
-        (unordered,) = self.fetch(
-            table,
-            f"SELECT count(*) FILTER (WHERE k <= pk) FROM (SELECT k, lag(k) OVER () AS pk FROM "
-            f"(SELECT {key} AS k FROM {chk} WHERE NOT _bad AND {not_null}))",
-        )[0]
-        if not unordered:
-            return
         cols = ", ".join(_id(k) for k in keys)
-        dups = (
+        dups = self.temp_table(
+            table,
+            "dups",
             f"SELECT {cols}, min(_row) AS first_row, count(*) AS n FROM {chk} "
-            f"WHERE NOT _bad AND {not_null} GROUP BY {cols} HAVING count(*) > 1"
+            f"WHERE NOT _bad AND {not_null} GROUP BY {cols} HAVING count(*) > 1",
         )
-        (count,) = self.fetch(table, f"SELECT coalesce(sum(n - 1), 0) FROM ({dups})")[0]
+        (count,) = self.fetch(table, f"SELECT coalesce(sum(n - 1), 0) FROM {_id(dups)}")[0]
         if not count:
             return
         join = " AND ".join(f"t.{_id(k)} = d.{_id(k)}" for k in keys)
         listed = self.fetch(
             table,
             f"SELECT t._file, t._row, d.first_row, {', '.join('t.' + _id(k) for k in keys)} "
-            f"FROM {chk} t JOIN ({dups}) d ON {join} WHERE t._row > d.first_row "
+            f"FROM {chk} t JOIN {_id(dups)} d ON {join} WHERE NOT t._bad AND t._row > d.first_row "
             f"ORDER BY t._file, t._row LIMIT {self.limit}",
         )
         label = ", ".join(keys)
+        column = keys[0] if len(keys) == 1 else label
         for file, row, first, *values in listed:
             shown = ", ".join(_show(v) for v in values)
             self.add(
@@ -564,331 +720,289 @@ class _Run:
                 f"{file} row {row}: {label} `{shown}` is already on row {first}; each row needs "
                 "its own key (remove or renumber the duplicate)",
                 row=row,
-                column=keys[0] if len(keys) == 1 else label,
+                column=column,
                 value=shown,
                 table=table.name,
             )
-        self.add_more(
-            source.display,
-            "duplicate-key",
-            "error",
-            keys[0] if len(keys) == 1 else label,
-            count,
-            len(listed),
+        self.add_more(source.display, "duplicate-key", "error", column, int(count), len(listed))
+
+    def parent_keys(self, parent: str, columns: tuple[str, ...]) -> str:
+        """A temporary table of the distinct keys of `parent`, with a marker column ``_m``
+        (made once per run), for left joins that find orphans."""
+        key = (parent, columns)
+        if key not in self._parent_keys:
+            cols = ", ".join(_id(c) for c in columns)
+            self._parent_keys[key] = self.temp_table(
+                self.tables[parent],
+                f"pk_{parent}",
+                f"SELECT DISTINCT {cols}, TRUE AS _m FROM {_id(self.tables[parent].chk)} "
+                f"WHERE NOT _bad AND {_not_null(columns)}",
+            )
+        return self._parent_keys[key]
+
+    def _fk_join(self, fk: Any, alias: str, child: str) -> tuple[str, str]:
+        """(LEFT JOIN clause, condition true on rows whose key `fk` has no parent row). The
+        parent's key columns are renamed so they never clash with the child's."""
+        parent = self.parent_keys(fk.table, fk.ref_columns)
+        renamed = ", ".join(f"{_id(pc)} AS {alias}_k{i}" for i, pc in enumerate(fk.ref_columns))
+        on = " AND ".join(
+            f"{child}.{_id(c)} = {alias}.{alias}_k{i}" for i, c in enumerate(fk.columns)
         )
+        join = f"LEFT JOIN (SELECT {renamed}, _m FROM {_id(parent)}) {alias} ON {on}"
+        missing = (
+            f"{_not_null(fk.columns, child + '.')} AND NOT {child}._bad AND {alias}._m IS NULL"
+        )
+        return join, missing
 
-    def _orphan_keys(self, table: _Table) -> None:
-        source = table.source
-        fks = [fk for fk in source.spec.foreign_keys if fk.table in self.tables]
-        if not fks:
-            return
-        chk = _id(table.chk)
-        # Distinct key combinations first: account_balances has tens of rows per position.
-        key_cols = list(dict.fromkeys(c for fk in fks for c in fk.columns))
-        cols = ", ".join(_id(c) for c in key_cols)
-        combos = f"SELECT {cols}, count(*) AS n FROM {chk} WHERE NOT _bad GROUP BY {cols}"
-        view = f"finrep_t_keys_{table.name}_{next(_view_ids)}"
-        self.fetch(table, f"CREATE OR REPLACE TEMP TABLE {_id(view)} AS {combos}")
-        try:
-            for fk in fks:
-                parent = self.tables[fk.table]
-                cond = " AND ".join(
-                    f"k.{_id(c)} = p.{_id(pc)}"
-                    for c, pc in zip(fk.columns, fk.ref_columns, strict=True)
-                )
-                not_null = " AND ".join(f"k.{_id(c)} IS NOT NULL" for c in fk.columns)
-                parent_keys = (
-                    f"SELECT DISTINCT {', '.join(_id(pc) for pc in fk.ref_columns)} FROM "
-                    f"{_id(parent.chk)} WHERE NOT _bad"
-                )
-                orphans = f"SELECT k.* FROM {_id(view)} k ANTI JOIN ({parent_keys}) p ON {cond} WHERE {not_null}"
-                (count,) = self.fetch(table, f"SELECT coalesce(sum(n), 0) FROM ({orphans})")[0]
-                if not count:
-                    continue
-                join = " AND ".join(f"t.{_id(c)} = o.{_id(c)}" for c in fk.columns)
-                listed = self.fetch(
-                    table,
-                    f"SELECT t._file, t._row, {', '.join('t.' + _id(c) for c in fk.columns)} "
-                    f"FROM {chk} t SEMI JOIN ({orphans}) o ON {join} WHERE NOT t._bad "
-                    f"ORDER BY t._file, t._row LIMIT {self.limit}",
-                )
-                label = ", ".join(fk.columns)
-                target = self.sources[fk.table].display
-                for file, row, *values in listed:
-                    shown = ", ".join(_show(v) for v in values)
-                    self.add(
-                        file,
-                        "orphan-key",
-                        "error",
-                        f"{file} row {row}: {label} `{shown}` is not in {target}; add it there "
-                        "or correct the key",
-                        row=row,
-                        column=fk.columns[0] if len(fk.columns) == 1 else label,
-                        value=shown,
-                        table=table.name,
-                    )
-                self.add_more(
-                    source.display,
-                    "orphan-key",
-                    "error",
-                    fk.columns[0] if len(fk.columns) == 1 else label,
-                    int(count),
-                    len(listed),
-                )
-        finally:
-            engine.fetch(self.con, f"DROP TABLE IF EXISTS {_id(view)}")
+    def _list_orphans(self, table: _Table, fk: Any, count: int) -> None:
+        """List the first rows of `table` whose foreign key `fk` has no row in its parent."""
+        parent = self.parent_keys(fk.table, fk.ref_columns)
+        on = " AND ".join(
+            f"t.{_id(c)} = p.{_id(pc)}" for c, pc in zip(fk.columns, fk.ref_columns, strict=True)
+        )
+        listed = self.fetch(
+            table,
+            f"SELECT t._file, t._row, {', '.join('t.' + _id(c) for c in fk.columns)} "
+            f"FROM {_id(table.chk)} t ANTI JOIN {_id(parent)} p ON {on} "
+            f"WHERE NOT t._bad AND {_not_null(fk.columns, 't.')} "
+            f"ORDER BY t._file, t._row LIMIT {self.limit}",
+        )
+        label = ", ".join(fk.columns)
+        column = fk.columns[0] if len(fk.columns) == 1 else label
+        target = self.sources[fk.table].display
+        for file, row, *values in listed:
+            shown = ", ".join(_show(v) for v in values)
+            self.add(
+                file,
+                "orphan-key",
+                "error",
+                f"{file} row {row}: {label} `{shown}` is not in {target}; add it there or "
+                "correct the key",
+                row=row,
+                column=column,
+                value=shown,
+                table=table.name,
+            )
+        self.add_more(table.source.display, "orphan-key", "error", column, count, len(listed))
 
-    # ---- balances: identity, gaps, opening and closing -----------------------------------
-    def _balance_checks(self) -> None:
-        balances = self.tables.get("account_balances")
-        if balances is None:
-            return
-        self.guarded(balances, lambda: self._balances(balances))
-
-    def _balances(self, table: _Table) -> None:
-        chk = _id(table.chk)
+    # ---- balances ---------------------------------------------------------------------
+    def _positions(self) -> tuple[str, int] | None:
+        """Per enrollment pair: an id 1…n, open date, new money, close date (earliest unrecovered
+        churn), whether its customer and product exist, and whether it was enrolled in more than
+        one month (then later new money enters the identity: `_Balances.late_money`)."""
         enrollments = self.tables.get("enrollments")
+        if enrollments is None:
+            return None
         retention = self.tables.get("retention")
-        file = table.source.display
-        tol = float(self.tolerance)
-        flow = "(contributions_mtd - withdrawals_mtd + investment_returns_mtd - fees_mtd)"
-        base = (
-            f"SELECT _file, _row, customer_id AS c, product_id AS p, date AS d, balance_id AS bid, "
-            f"balance AS b, {flow} AS f FROM {chk} WHERE NOT _bad"
-        )
-        # New money of later enrollments of the same pair (rare): enters the identity in its month.
-        late_money = None
-        if enrollments is not None:
-            late_money = (
-                "SELECT customer_id AS c, product_id AS p, date_trunc('month', enrollment_date) AS m, "
-                "sum(initial_investment) AS money FROM ("
-                "SELECT *, row_number() OVER (PARTITION BY customer_id, product_id "
-                "ORDER BY enrollment_date, _row) AS k "
-                f"FROM {_id(enrollments.chk)} WHERE NOT _bad AND enrollment_date IS NOT NULL) "
-                "WHERE k > 1 GROUP BY ALL"
+        closes = "SELECT NULL::VARCHAR AS c, NULL::VARCHAR AS p, NULL::DATE AS close_date LIMIT 0"
+        if retention is not None:
+            closes = (
+                "SELECT customer_id AS c, product_id AS p, min(churn_date) AS close_date FROM "
+                f"{_id(retention.chk)} WHERE NOT _bad AND recovered_flag = 'No' AND churn_date "
+                "IS NOT NULL GROUP BY ALL"
             )
-            (n_late,) = self.fetch(enrollments, f"SELECT count(*) FROM ({late_money})")[0]
-            if not n_late:
-                late_money = None
-
-        def stream(window: str) -> str:
-            lagged = ", ".join(
-                f"lag({x}) OVER {window} AS p{x}" for x in ("c", "p", "d", "b", "f", "_row")
-            )
-            s = f"SELECT *, {lagged} FROM ({base})"
-            if late_money is not None:
-                s = (
-                    f"SELECT s.*, coalesce(lm.money, 0) AS money FROM ({s}) s LEFT JOIN "
-                    f"({late_money}) lm ON s.c = lm.c AND s.p = lm.p "
-                    "AND date_trunc('month', s.d) = lm.m"
+        exists = {}
+        for parent in ("customers", "products"):
+            column = "customer_id" if parent == "customers" else "product_id"
+            if parent in self.tables:
+                keys = self.parent_keys(parent, (column,))
+                exists[parent] = (
+                    f"LEFT JOIN {_id(keys)} x_{parent} ON e.{column} = x_{parent}.{column}",
+                    f"bool_and(x_{parent}._m IS NOT NULL)",
                 )
             else:
-                s = f"SELECT *, 0 AS money FROM ({s})"
-            return (
-                "SELECT *, (c = pc AND p = pp) IS TRUE AS same, "
-                "date_diff('month', date_trunc('month', pd), date_trunc('month', d)) AS md, "
-                "CASE WHEN date_trunc('month', pd) = date_trunc('month', d) THEN pb - pf + f "
-                "ELSE pb + f + money END AS expected "
-                f"FROM ({s})"
-            )
-
-        def breaks(s: str) -> str:
-            return f"same AND md <= 1 AND d > pd AND abs(b - expected) > {tol!r}"
-
-        fast = "()"
-        exact = "(PARTITION BY c, p ORDER BY d, bid, _row)"
-        # Positions: the pairs, with their first row, last date and row count.
-        positions = (
-            "SELECT c, p, count(*) AS n, arg_min(_row, (d, bid, _row)) AS first_row, "
-            "arg_min(_file, (d, bid, _row)) AS first_file, min(d) AS first_date, "
-            "arg_min(b, (d, bid, _row)) AS first_b, arg_min(f, (d, bid, _row)) AS first_f, "
-            f"max(d) AS last_date FROM ({base}) WHERE c IS NOT NULL AND p IS NOT NULL "
-            "AND d IS NOT NULL GROUP BY c, p"
+                exists[parent] = ("", "TRUE")
+        name = self.temp_table(
+            enrollments,
+            "positions",
+            "SELECT row_number() OVER () AS pos_id, q.*, cl.close_date FROM ("
+            "SELECT e.customer_id AS c, e.product_id AS p, min(e.enrollment_date) AS open_date, "
+            "sum(e.initial_investment) AS money, "
+            f"{exists['customers'][1]} AS c_ok, {exists['products'][1]} AS p_ok, "
+            "min(date_trunc('month', e.enrollment_date)) < max(date_trunc('month', "
+            "e.enrollment_date)) AS multi "
+            f"FROM {_id(enrollments.chk)} e {exists['customers'][0]} {exists['products'][0]} "
+            "WHERE NOT e._bad AND e.customer_id IS NOT NULL AND e.product_id IS NOT NULL "
+            f"GROUP BY ALL) q LEFT JOIN ({closes}) cl ON q.c = cl.c AND q.p = cl.p",
         )
-        pos_table = f"finrep_t_pos_{next(_view_ids)}"
-        self.fetch(table, f"CREATE OR REPLACE TEMP TABLE {_id(pos_table)} AS {positions}")
-        try:
-            self._sequence_checks(table, stream, breaks, fast, exact, pos_table)
-            if enrollments is not None:
-                self._opening_checks(table, enrollments, pos_table)
-            if retention is not None:
-                self._closing_checks(table, retention, pos_table, base)
-        finally:
-            engine.fetch(self.con, f"DROP TABLE IF EXISTS {_id(pos_table)}")
-        del file
+        (n,) = self.fetch(enrollments, f"SELECT count(*) FROM {_id(name)}")[0]
+        return name, int(n)
 
-    def _sequence_checks(self, table, stream, breaks, fast, exact, pos_table) -> None:  # type: ignore[no-untyped-def]
-        """Identity and month gaps between consecutive rows of a position. Fast path: the file
-        lists each position's rows together, by date (finrep's and the published layout), so the
-        previous row in the file is the previous row of the position; checked, else exact."""
-        (n_positions,) = self.fetch(table, f"SELECT count(*) FROM {_id(pos_table)}")[0]
-        window = fast
-        s = stream(fast)
-        runs, unordered, n_breaks, n_gaps = self.fetch(
-            table,
-            f"SELECT count(*) FILTER (WHERE NOT same AND c IS NOT NULL AND p IS NOT NULL), "
-            f"count(*) FILTER (WHERE same AND d <= pd), "
-            f"count(*) FILTER (WHERE {breaks(s)}), count(*) FILTER (WHERE same AND md > 1) "
-            f"FROM ({s})",
+    def _balances(self, table: _Table) -> None:
+        rules = self._value_rules(table)
+        keys = table.source.spec.primary_key
+        number = self._key_number(table, keys)
+        bounds = self._key_bounds(table, keys, number)
+        positions = self._positions()
+        enrollments = self.tables.get("enrollments")
+        b = _Balances(
+            table, self.tolerance, rules, number, positions, enrollments.chk if enrollments else ""
+        )
+        fks = [
+            fk
+            for fk in table.source.spec.foreign_keys
+            if fk.table in self.tables and (positions is None or fk.table == "enrollments")
+        ]
+        extra = []
+        joins = []
+        if positions is None:
+            for i, fk in enumerate(fks):
+                join, missing = self._fk_join(fk, f"j{i}", "s")
+                joins.append(join)
+                extra.append(f"count(*) FILTER (WHERE {missing})")
+        select = [
+            "count(*) FILTER (WHERE _bad OR qbad)",
+            "count(*) FILTER (WHERE has_key)",
+            *_key_aggregates(bounds),
+            *b.counts(),
+            *extra,
+        ]
+        row = self.fetch(
+            table, f"SELECT {', '.join(select)} FROM ({b.sql(exact=False)}) s {' '.join(joins)}"
         )[0]
-        if runs != n_positions or unordered:
-            window = exact
-            s = stream(exact)
-            n_breaks, n_gaps = self.fetch(
-                table,
-                f"SELECT count(*) FILTER (WHERE {breaks(s)}), "
-                f"count(*) FILTER (WHERE same AND md > 1) FROM ({s})",
-            )[0]
+        n_bad, n_keys = int(row[0] or 0), int(row[1] or 0)
+        counts = dict(zip(b.COUNTS, (int(v or 0) for v in row[6 : 6 + len(b.COUNTS)]), strict=True))
+        if n_bad:
+            self._value_details(table, rules)
+        if n_keys and not self._keys_unique(table, number, n_keys, bounds, row[2:6]):
+            self._duplicate_keys(table, keys)
+        if positions is None:
+            for fk, count in zip(fks, row[6 + len(b.COUNTS) :], strict=True):
+                if count:
+                    self._list_orphans(table, fk, int(count))
+        else:
+            self._balance_keys(table, b, counts)
+        self._balance_sequence(table, b, counts, n_bad)
+
+    def _balance_keys(self, table: _Table, b: _Balances, counts: dict[str, int]) -> None:
+        """Foreign keys of balance rows, from the join with the positions: a pair with no
+        enrollment, or an enrollment whose customer or product does not exist."""
+        spec = {fk.table: fk for fk in table.source.spec.foreign_keys}
+        if counts["orphans"]:
+            self._list_orphans(table, spec["enrollments"], counts["orphans"])
+            # Their customer and product may be missing too: check those pairs directly.
+            for parent in ("customers", "products"):
+                if parent in self.tables:
+                    fk = spec[parent]
+                    keys = self.parent_keys(parent, fk.ref_columns)
+                    col = _id(fk.columns[0])
+                    (n,) = self.fetch(
+                        table,
+                        f"SELECT count(*) FROM ({b.sql(exact=False)}) s ANTI JOIN {_id(keys)} k "
+                        f"ON s.{col} = k.{col} WHERE s.pos_id IS NULL AND s.{col} IS NOT NULL "
+                        "AND NOT s._bad",
+                    )[0]
+                    if n:
+                        self._list_orphans(table, fk, int(n))
+        for parent, key in (("customers", "bad_customer"), ("products", "bad_product")):
+            if counts[key] and parent in self.tables:
+                self._list_orphans(table, spec[parent], counts[key])
+
+    def _balance_sequence(
+        self, table: _Table, b: _Balances, counts: dict[str, int], n_bad: int
+    ) -> None:
+        """Identity, gaps, opening, closing. The fast path trusts the scan order when it is
+        proven right: each position's rows form one run (as many runs as distinct positions
+        starting them), dates ascend within runs, and no row is malformed or orphan. Otherwise
+        the rows are sorted per position (exact, slower)."""
+        fast = (
+            b.positions is not None
+            and counts["runs"] == counts["run_positions"]
+            and counts["unordered"] == 0
+            and counts["orphans"] == 0
+            and not (n_bad and table.source.format == "csv")
+        )
+        if not fast:
+            row = self.fetch(table, f"SELECT {', '.join(b.counts())} FROM ({b.sql(exact=True)})")[0]
+            counts = dict(zip(b.COUNTS, (int(v or 0) for v in row), strict=True))
+        exact = not fast
+        s = b.sql(exact=exact)
+        if counts["multi"] and b.late_money_needed:
+            # Positions enrolled in several months: their identity needs the later new money.
+            s_multi = b.sql(exact=True, multi=True)
+            row = self.fetch(table, f"SELECT {', '.join(b.counts())} FROM ({s_multi})")[0]
+            extra = {
+                k: int(v or 0) if k in ("breaks", "first_breaks") else 0
+                for k, v in zip(b.COUNTS, row, strict=True)
+            }
+            listings = [(s, counts), (s_multi, extra)]
+        else:
+            listings = [(s, counts)]
+        for sql, found in listings:
+            self._list_balance_rules(table, b, sql, found)
+
+    def _list_balance_rules(
+        self, table: _Table, b: _Balances, s: str, counts: dict[str, int]
+    ) -> None:
         file = table.source.display
-        if n_breaks:
+        enr = self.sources["enrollments"].display if "enrollments" in self.sources else ""
+        ret = self.sources["retention"].display if "retention" in self.sources else ""
+        specs = [
+            ("breaks", "balance-identity", "balance"),
+            ("first_breaks", "balance-identity", "balance"),
+            ("gaps", "month-gap", "date"),
+            ("before_open", "balance-before-open", "date"),
+            ("after_close", "balance-after-close", "date"),
+        ]
+        for key, rule, column in specs:
+            total = counts[key]
+            if not total:
+                continue
             listed = self.fetch(
                 table,
-                f"SELECT _file, _row, b, pb, expected, prow, c, p FROM ({s}) WHERE {breaks(s)} "
-                f"ORDER BY _file, _row LIMIT {self.limit}",
+                "SELECT _file, _row, customer_id, product_id, date, balance, p_b, p__row, "
+                "expected, expected_first, money, p_d, m - p_m, open_date, close_date "
+                f"FROM ({s}) WHERE {b.conditions[key]} ORDER BY _file, _row LIMIT {self.limit}",
             )
-            for f, row, b, pb, expected, prow, c, p in listed:
-                self.add(
-                    f,
-                    "balance-identity",
-                    "warning",
-                    f"{f} row {row}: balance {_show(b)} of {c}/{p} should be {_show(expected)} "
-                    f"(balance {_show(pb)} on row {prow} + contributions − withdrawals + returns − "
-                    f"fees of this row); off by {_show(abs(b - expected))}",
-                    row=row,
-                    column="balance",
-                    value=b,
-                )
-            self.add_more(
-                file, "balance-identity", "warning", "balance", int(n_breaks), len(listed)
-            )
-        if n_gaps:
-            listed = self.fetch(
-                table,
-                f"SELECT _file, _row, d, pd, prow, c, p, md FROM ({s}) WHERE same AND md > 1 "
-                f"ORDER BY _file, _row LIMIT {self.limit}",
-            )
-            for f, row, d, pd_, prow, c, p, md in listed:
-                self.add(
-                    f,
-                    "month-gap",
-                    "warning",
-                    f"{f} row {row}: {c}/{p} has no balance row for {_plural(int(md) - 1, 'month')} "
-                    f"between {_show(pd_)} (row {prow}) and {_show(d)}; one row per month is "
-                    "expected",
-                    row=row,
-                    column="date",
-                    value=d,
-                )
-            self.add_more(file, "month-gap", "warning", "date", int(n_gaps), len(listed))
-        del window
-
-    def _opening_checks(self, table: _Table, enrollments: _Table, pos_table: str) -> None:
-        """A position's first row: balance = new money enrolled up to that month + the month's
-        flows; and no row before the position opened."""
-        tol = float(self.tolerance)
-        opening = (
-            "SELECT pos.*, o.open_date, "
-            "(SELECT coalesce(sum(e.initial_investment), 0) FROM "
-            f"{_id(enrollments.chk)} e WHERE NOT e._bad AND e.customer_id = pos.c AND "
-            "e.product_id = pos.p AND date_trunc('month', e.enrollment_date) <= "
-            "date_trunc('month', pos.first_date)) AS money "
-            f"FROM {_id(pos_table)} pos JOIN (SELECT customer_id, product_id, "
-            f"min(enrollment_date) AS open_date FROM {_id(enrollments.chk)} WHERE NOT _bad "
-            "GROUP BY ALL) o ON o.customer_id = pos.c AND o.product_id = pos.p"
-        )
-        view = f"finrep_t_open_{next(_view_ids)}"
-        self.fetch(table, f"CREATE OR REPLACE TEMP TABLE {_id(view)} AS {opening}")
-        try:
-            bad_open = f"abs(first_b - (money + first_f)) > {tol!r}"
-            before = "first_date < open_date"
-            n_open, n_before = self.fetch(
-                table,
-                f"SELECT count(*) FILTER (WHERE {bad_open}), count(*) FILTER (WHERE {before}) "
-                f"FROM {_id(view)}",
-            )[0]
-            file = table.source.display
-            if n_open:
-                listed = self.fetch(
-                    table,
-                    f"SELECT first_file, first_row, first_b, money + first_f, money, c, p FROM "
-                    f"{_id(view)} WHERE {bad_open} ORDER BY first_file, first_row LIMIT {self.limit}",
-                )
-                for f, row, b, expected, money, c, p in listed:
-                    self.add(
-                        f,
-                        "balance-identity",
-                        "warning",
-                        f"{f} row {row}: first balance {_show(b)} of {c}/{p} should be "
-                        f"{_show(expected)} (initial investment {_show(money)} + contributions − "
-                        f"withdrawals + returns − fees of this row); off by "
-                        f"{_show(abs(b - expected))}",
-                        row=row,
-                        column="balance",
-                        value=b,
-                    )
-                self.add_more(
-                    file, "balance-identity", "warning", "balance", int(n_open), len(listed)
-                )
-            if n_before:
-                listed = self.fetch(
-                    table,
-                    f"SELECT first_file, first_row, first_date, open_date, c, p FROM {_id(view)} "
-                    f"WHERE {before} ORDER BY first_file, first_row LIMIT {self.limit}",
-                )
-                enr = enrollments.source.display
-                for f, row, d, opened, c, p in listed:
-                    self.add(
-                        f,
-                        "balance-before-open",
-                        "warning",
-                        f"{f} row {row}: {c}/{p} has a balance on {_show(d)}, before it opened on "
-                        f"{_show(opened)} ({enr})",
-                        row=row,
-                        column="date",
-                        value=d,
-                    )
-                self.add_more(
-                    file, "balance-before-open", "warning", "date", int(n_before), len(listed)
-                )
-        finally:
-            engine.fetch(self.con, f"DROP TABLE IF EXISTS {_id(view)}")
-
-    def _closing_checks(self, table: _Table, retention: _Table, pos_table: str, base: str) -> None:
-        """Rows dated after the position's close date (its earliest unrecovered churn)."""
-        closes = (
-            "SELECT customer_id AS c, product_id AS p, min(churn_date) AS close_date FROM "
-            f"{_id(retention.chk)} WHERE NOT _bad AND recovered_flag = 'No' AND churn_date IS NOT "
-            "NULL GROUP BY ALL"
-        )
-        late = (
-            f"SELECT pos.c, pos.p, cl.close_date FROM {_id(pos_table)} pos JOIN ({closes}) cl "
-            "ON pos.c = cl.c AND pos.p = cl.p WHERE pos.last_date > cl.close_date"
-        )
-        (n_late_positions,) = self.fetch(table, f"SELECT count(*) FROM ({late})")[0]
-        if not n_late_positions:
-            return
-        rows = (
-            f"SELECT b._file, b._row, b.d, l.close_date, b.c, b.p FROM ({base}) b JOIN ({late}) l "
-            "ON b.c = l.c AND b.p = l.p WHERE b.d > l.close_date"
-        )
-        (count,) = self.fetch(table, f"SELECT count(*) FROM ({rows})")[0]
-        listed = self.fetch(table, f"{rows} ORDER BY b._file, b._row LIMIT {self.limit}")
-        ret = retention.source.display
-        for f, row, d, closed, c, p in listed:
-            self.add(
+            for (
                 f,
-                "balance-after-close",
-                "warning",
-                f"{f} row {row}: {c}/{p} has a balance on {_show(d)}, after it closed on "
-                f"{_show(closed)} (unrecovered churn in {ret}); measures ignore rows after the "
-                "close date",
-                row=row,
-                column="date",
-                value=d,
-            )
-        self.add_more(
-            table.source.display, "balance-after-close", "warning", "date", int(count), len(listed)
-        )
+                row,
+                c,
+                p,
+                d,
+                bal,
+                pb,
+                prow,
+                expected,
+                first,
+                money,
+                pd_,
+                md,
+                opened,
+                closed,
+            ) in listed:
+                where = f"{f} row {row}: {c}/{p}"
+                if key == "breaks":
+                    message = (
+                        f"{where}: balance {_show(bal)} should be {_show(expected)} (balance "
+                        f"{_show(pb)} on row {prow} + contributions − withdrawals + returns − fees "
+                        f"of this row); off by {_show(abs(bal - expected))}"
+                    )
+                elif key == "first_breaks":
+                    message = (
+                        f"{where}: first balance {_show(bal)} should be {_show(first)} (initial "
+                        f"investment {_show(money)} + contributions − withdrawals + returns − fees "
+                        f"of this row); off by {_show(abs(bal - first))}"
+                    )
+                elif key == "gaps":
+                    message = (
+                        f"{where}: no balance row for {_plural(int(md) - 1, 'month')} between "
+                        f"{_show(pd_)} (row {prow}) and {_show(d)}; one row per month is expected"
+                    )
+                elif key == "before_open":
+                    message = (
+                        f"{where}: a balance on {_show(d)}, before the position opened on "
+                        f"{_show(opened)} ({enr})"
+                    )
+                else:
+                    message = (
+                        f"{where}: a balance on {_show(d)}, after the position closed on "
+                        f"{_show(closed)} (unrecovered churn in {ret}); measures ignore rows "
+                        "after the close date"
+                    )
+                value = bal if column == "balance" else d
+                self.add(f, rule, "warning", message, row=row, column=column, value=value)
+            self.add_more(file, rule, "warning", column, total, len(listed))
 
     # ---- enrollments vs retention ---------------------------------------------------------
     def _status_checks(self) -> None:
@@ -896,7 +1010,16 @@ class _Run:
         retention = self.tables.get("retention")
         if enrollments is None or retention is None:
             return
-        self.guarded(enrollments, lambda: self._status(enrollments, retention))
+        try:
+            self._status(enrollments, retention)
+        except duckdb.Error as exc:  # the files were read before: report, do not crash
+            self.add(
+                enrollments.source.display,
+                "unreadable-file",
+                "error",
+                f"{enrollments.source.display}: could not be compared with "
+                f"{retention.source.display} ({str(exc).strip().splitlines()[0]})",
+            )
 
     def _status(self, enrollments: _Table, retention: _Table) -> None:
         closes = (
@@ -932,6 +1055,229 @@ class _Run:
             int(count),
             len(listed),
         )
+
+
+_FLOW = "(contributions_mtd - withdrawals_mtd + investment_returns_mtd - fees_mtd)"
+
+
+def _key_sql(keys: tuple[str, ...]) -> str:
+    """The primary key as one comparable value (null when any part is null)."""
+    if len(keys) == 1:
+        return _id(keys[0])
+    return " || chr(31) || ".join(f"{_id(k)}::VARCHAR" for k in keys)
+
+
+def _not_null(columns: Iterable[str], prefix: str = "") -> str:
+    return " AND ".join(f"{prefix}{_id(c)} IS NOT NULL" for c in columns)
+
+
+def _quick_any(rules: list[_Rule]) -> str:
+    """A condition true on every row some rule (not already proven by statistics) may flag."""
+    return " OR ".join(["_bad", *(f"({r.quick})" for r in rules if not r.proven)])
+
+
+def _key_aggregates(bounds: tuple[int, int] | None, n: str = "n") -> list[str]:
+    """Aggregates over the key numbers `n` for `_Run._keys_unique`: count(n), then either
+    (rows in range, bits set) when the range is known, or (min, max) for a second scan."""
+    if bounds is None:
+        return [f"count({n})", f"min({n})", f"max({n})", "NULL"]
+    lo, hi = bounds
+    within = f"{n} BETWEEN {lo} AND {hi}"
+    return [
+        f"count({n})",
+        f"count(*) FILTER (WHERE {within})",
+        f"bit_count(bitstring_agg({n}, {lo}, {hi}) FILTER (WHERE {within}))",
+        "NULL",
+    ]
+
+
+class _Balances:
+    """SQL for the balance checks: one scan in file order (or, exact, per position by date).
+
+    Each row gets the previous row's customer, product, month, date, balance, flow and row number
+    (``p_c`` … ``p__row``) and its position's enrollment facts (``pos_id``, ``open_date``,
+    ``money``, ``close_date``, …). ``same`` marks rows whose previous row is of the same position.
+    The identity: ``balance = previous balance + this month's flows`` (month-to-date flows; a
+    second row in one month: ``previous balance − its flows + these flows``); a position's first
+    row: ``balance = initial investment + its flows``.
+    """
+
+    COUNTS = (
+        "runs",
+        "run_positions",
+        "orphans",
+        "bad_customer",
+        "bad_product",
+        "unordered",
+        "breaks",
+        "first_breaks",
+        "gaps",
+        "before_open",
+        "after_close",
+        "multi",
+    )
+
+    def __init__(
+        self,
+        table: _Table,
+        tolerance: float,
+        rules: list[_Rule],
+        number: str,
+        positions: tuple[str, int] | None,
+        enrollments_chk: str = "",
+    ):
+        self.table = table
+        self.positions = positions
+        self.enrollments_chk = enrollments_chk
+        self.rules = rules
+        self.number = number
+        self.late_money_needed = positions is not None
+        tol = repr(float(tolerance))
+        first = "(p_c IS NULL OR NOT same)"
+        self.conditions = {
+            "runs": "NOT same AND pos_id IS NOT NULL AND NOT _bad",
+            "orphans": "pos_id IS NULL AND customer_id IS NOT NULL AND product_id IS NOT NULL "
+            "AND NOT _bad",
+            "bad_customer": "pos_id IS NOT NULL AND NOT c_ok",
+            "bad_product": "pos_id IS NOT NULL AND NOT p_ok",
+            "unordered": "same AND date <= p_d",
+            "breaks": "same AND NOT multi_ AND m - p_m <= 1 AND date > p_d "
+            f"AND abs(balance - expected) > {tol}",
+            "first_breaks": f"{first} AND pos_id IS NOT NULL AND NOT multi_ AND NOT _bad "
+            f"AND abs(balance - expected_first) > {tol}",
+            "gaps": "same AND m - p_m > 1",
+            "before_open": "pos_id IS NOT NULL AND date < open_date",
+            "after_close": "pos_id IS NOT NULL AND date > close_date",
+            "multi": "multi_",
+        }
+
+    def counts(self) -> list[str]:
+        out = []
+        n_pos = self.positions[1] if self.positions else 0
+        for key in self.COUNTS:
+            if key == "run_positions":
+                out.append(
+                    f"bit_count(bitstring_agg(pos_id, 1, {max(n_pos, 1)}) FILTER (WHERE "
+                    f"{self.conditions['runs']}))"
+                    if n_pos
+                    else "0"
+                )
+            else:
+                out.append(f"count(*) FILTER (WHERE {self.conditions[key]})")
+        return out
+
+    def sql(self, exact: bool, multi: bool = False) -> str:
+        """The rows with their previous row and position facts; `multi` restricts to positions
+        enrolled in several months and adds their later new money to the identity."""
+        chk = _id(self.table.chk)
+        base = (
+            f"SELECT _file, _row, _bad, customer_id, product_id, date, balance, {_FLOW} AS f, "
+            "year(date) * 12 + month(date) AS m, "
+            f"{_not_null(self.table.source.spec.primary_key)} AS has_key, {self.number} AS n, "
+            f"({_quick_any(self.rules)}) AS qbad FROM {chk}"
+        )
+        if exact:
+            base += (
+                " WHERE NOT _bad AND customer_id IS NOT NULL AND product_id IS NOT NULL AND "
+                "date IS NOT NULL"
+            )
+            window = "(PARTITION BY customer_id, product_id ORDER BY date, _row)"
+        else:
+            window = "()"
+        lags = {"c": "customer_id", "p": "product_id", "m": "m", "d": "date", "b": "balance",
+                "f": "f", "_row": "_row", "bad": "_bad"}  # fmt: skip
+        lagged = ", ".join(f"lag({x}) OVER {window} AS p_{n}" for n, x in lags.items())
+        s = f"SELECT *, {lagged} FROM ({base})"
+        if self.positions is not None:
+            pos = _id(self.positions[0])
+            s = (
+                f"SELECT s.*, pos.pos_id, pos.open_date, pos.money, pos.close_date, pos.c_ok, "
+                f"pos.p_ok, coalesce(pos.multi, FALSE) AS multi_ FROM ({s}) s LEFT JOIN {pos} pos "
+                "ON s.customer_id = pos.c AND s.product_id = pos.p"
+            )
+        else:
+            s = (
+                "SELECT *, NULL::BIGINT AS pos_id, NULL::DATE AS open_date, NULL::DOUBLE AS money, "
+                "NULL::DATE AS close_date, TRUE AS c_ok, TRUE AS p_ok, FALSE AS multi_ "
+                f"FROM ({s})"
+            )
+        late = "0"
+        first_money = "money"
+        if multi:
+            enrollments = _id(self.enrollments_chk)
+            s = (
+                f"SELECT s.*, coalesce(lm.money_m, 0) AS late, coalesce(fm.money_to, 0) AS money_to "
+                f"FROM ({s}) s "
+                "LEFT JOIN (SELECT customer_id AS lc, product_id AS lp, "
+                "year(enrollment_date) * 12 + month(enrollment_date) AS lm_m, "
+                "sum(initial_investment) AS money_m FROM "
+                f"{enrollments} WHERE NOT _bad GROUP BY ALL) lm ON s.customer_id = lm.lc AND "
+                "s.product_id = lm.lp AND s.m = lm.lm_m "
+                "LEFT JOIN LATERAL (SELECT sum(initial_investment) AS money_to FROM "
+                f"{enrollments} e WHERE NOT e._bad AND e.customer_id = s.customer_id AND "
+                "e.product_id = s.product_id AND year(e.enrollment_date) * 12 + "
+                "month(e.enrollment_date) <= s.m) fm ON TRUE WHERE s.multi_"
+            )
+            late = "late"
+            first_money = "money_to"
+        same = "(customer_id = p_c AND product_id = p_p AND NOT _bad AND NOT p_bad) IS TRUE"
+        s = (
+            f"SELECT *, {same} AS same, "
+            f"CASE WHEN m = p_m THEN p_b - p_f + f ELSE p_b + f + {late} END AS expected, "
+            f"{first_money} + f AS expected_first FROM ({s})"
+        )
+        if multi:
+            # Within the restricted scan, the multi-month positions are the ones to check.
+            s = f"SELECT * REPLACE (FALSE AS multi_) FROM ({s})"
+        return s
+
+
+@dataclass(frozen=True)
+class _ColumnStats:
+    """A Parquet column's statistics over all its row groups and files."""
+
+    null_count: int
+    min: Any
+    max: Any
+
+
+def _parquet_stats(source: Source) -> dict[str, _ColumnStats]:
+    """Statistics of each schema column whose every row group has them (metadata only)."""
+    import pyarrow.parquet as pq
+
+    out: dict[str, _ColumnStats] = {}
+    try:
+        metas = [pq.ParquetFile(part).metadata for part in source.parts]
+    except Exception:  # statistics are an optimisation; without them the scan decides
+        return out
+    for name, index in source.columns.items():
+        nulls, lo, hi, ok = 0, None, None, True
+        for meta in metas:
+            if index >= meta.num_columns:
+                ok = False
+                break
+            for g in range(meta.num_row_groups):
+                st = meta.row_group(g).column(index).statistics
+                if st is None or not st.has_null_count:
+                    ok = False
+                    break
+                nulls += st.null_count
+                if meta.row_group(g).num_rows == st.null_count:
+                    continue  # all null: no min/max
+                if not st.has_min_max:
+                    ok = False
+                    break
+                try:
+                    lo = st.min if lo is None else min(lo, st.min)
+                    hi = st.max if hi is None else max(hi, st.max)
+                except TypeError:
+                    ok = False
+                    break
+            if not ok:
+                break
+        if ok:
+            out[name] = _ColumnStats(nulls, lo, hi)
+    return out
 
 
 _CHK_CACHE: dict[tuple[Any, ...], str] = {}
@@ -971,11 +1317,20 @@ def _chk_sql(raw: ibis.Table, source: Source, dates: dict[str, DateColumn]) -> s
 
 @dataclass(frozen=True)
 class _Rule:
+    """A row-level rule: `where` is exact; `quick` finds at least the same rows, cheaper (on
+    stored Parquet values); `proven` when the file's statistics show no row can break it."""
+
     rule: str
     severity: str
     column: Column
     where: str
     detail: str = ""
+    quick: str = ""
+    proven: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.quick:
+            object.__setattr__(self, "quick", self.where)
 
 
 def _show_bound(bound: float | None) -> str:

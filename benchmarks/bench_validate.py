@@ -1,0 +1,207 @@
+"""Benchmark `finrep validate` against DuckDB reading the same nine files once.
+
+For each data folder, in the same run and alternating, each in a fresh subprocess (so memory is
+that step's own; Python start-up and imports are not timed):
+- baseline: DuckDB reads all nine files once, touching every value of every column
+  (``SELECT count(*), sum(hash(<every column>))`` per file; CSV through DuckDB's own sniffer);
+- validate: `finrep.validate.validate(folder)` with the packaged config.
+Both are repeated (``--repeat``) and the median is taken; peak memory is the kernel's peak
+resident size of the subprocess. The ratio is validate / baseline (target: < 2 at 1,000,000
+customers). The OS file cache is warmed before the first measurement, so both read from memory.
+
+``--bad`` also builds a copy of the first folder with millions of bad rows (negative balances,
+orphan products, unknown devices, duplicate keys, unparseable text) and validates it: the time,
+memory and number of findings show that listings stay capped and memory flat.
+
+Usage:
+    python benchmarks/bench_validate.py                       # _work/gen100k and _work/gen1m
+    python benchmarks/bench_validate.py --data DIR [DIR ...] --repeat 3 --bad
+Missing `_work/gen100k` / `_work/gen1m` are generated (Parquet) first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+WORK = Path(__file__).resolve().parent / "_work"
+DEFAULTS = {"gen100k": 100_000, "gen1m": 1_000_000}
+
+_BASELINE = r"""
+import json, resource, sys, time
+import duckdb
+from finrep.schema import TABLES
+from finrep.sources import find_file
+from pathlib import Path
+data = Path(sys.argv[1])
+con = duckdb.connect()
+began = time.perf_counter()
+rows = 0
+for name in TABLES:
+    path = find_file(data, name)
+    if path.is_dir():
+        src = f"read_parquet('{path}/**/*.parquet')"
+    elif path.suffix == ".parquet":
+        src = f"read_parquet('{path}')"
+    else:
+        src = f"read_csv('{path}')"
+    cols = ", ".join('"' + c + '"' for c in TABLES[name].column_names)
+    n, _ = con.execute(f"SELECT count(*), sum(hash({cols})) FROM {src}").fetchone()
+    rows += n
+seconds = time.perf_counter() - began
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"seconds": seconds, "rows": rows, "peak": peak}))
+"""
+
+_VALIDATE = r"""
+import json, resource, sys, time
+from finrep.validate import validate, has_errors
+began = time.perf_counter()
+findings = validate(sys.argv[1])
+seconds = time.perf_counter() - began
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+rules = sorted({f.rule for f in findings})
+print(json.dumps({"seconds": seconds, "findings": len(findings), "peak": peak,
+                  "errors": has_errors(findings), "rules": rules}))
+"""
+
+
+def _run(script: str, data: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(data)], capture_output=True, text=True, check=False
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"failed on {data}:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _warm(data: Path) -> int:
+    total = 0
+    for path in sorted(data.rglob("*")):
+        if path.is_file():
+            with path.open("rb") as fh:
+                while block := fh.read(1 << 24):
+                    total += len(block)
+    return total
+
+
+def _ensure(folder: Path, customers: int) -> None:
+    if (folder / "manifest.json").exists():
+        return
+    print(f"generating {folder} ({customers:,} customers, parquet) …", flush=True)
+    subprocess.run(
+        [sys.executable, "-c", "from finrep.cli.app import main; main()", "--quiet", "generate", "--customers",
+         str(customers), "--format", "parquet", "--out", str(folder), "--force"],
+        check=True,
+    )  # fmt: skip
+
+
+def _make_bad(base: Path, out: Path) -> dict[str, int]:
+    """A copy of `base` with bad rows injected by DuckDB (counts of bad rows per kind)."""
+    import duckdb
+
+    if out.exists():
+        shutil.rmtree(out)
+    shutil.copytree(base, out)
+    con = duckdb.connect()
+    bal = out / "account_balances.parquet"
+    tmp = out / "account_balances.tmp.parquet"
+    con.execute(
+        f"""COPY (SELECT
+              CASE WHEN i % 7 = 0 THEN 'BAL_DUP' ELSE balance_id END AS balance_id,
+              customer_id,
+              CASE WHEN i % 5 = 1 THEN 'PRD9999' ELSE product_id END AS product_id,
+              date,
+              CASE WHEN i % 3 = 2 THEN -balance ELSE balance END AS balance,
+              contributions_mtd, withdrawals_mtd, investment_returns_mtd, fees_mtd
+            FROM (SELECT *, row_number() OVER () AS i FROM read_parquet('{bal}')))
+           TO '{tmp}' (FORMAT parquet)"""
+    )
+    tmp.replace(bal)
+    eng = out / "engagement.parquet"
+    tmp = out / "engagement.tmp.parquet"
+    con.execute(
+        f"""COPY (SELECT engagement_id, customer_id, date, action_type,
+              CASE WHEN i % 4 = 0 THEN 'Fax Machine' ELSE device_type END AS device_type,
+              session_duration, pages_viewed, actions_taken
+            FROM (SELECT *, row_number() OVER () AS i FROM read_parquet('{eng}')))
+           TO '{tmp}' (FORMAT parquet)"""
+    )
+    tmp.replace(eng)
+    counts = con.execute(
+        f"SELECT count(*) FILTER (WHERE balance_id = 'BAL_DUP'), "
+        f"count(*) FILTER (WHERE product_id = 'PRD9999'), count(*) FILTER (WHERE balance < 0) "
+        f"FROM read_parquet('{bal}')"
+    ).fetchone()
+    (devices,) = con.execute(
+        f"SELECT count(*) FILTER (WHERE device_type = 'Fax Machine') FROM read_parquet('{eng}')"
+    ).fetchone()
+    return {
+        "duplicate balance_id": counts[0],
+        "orphan product": counts[1],
+        "negative balance": counts[2],
+        "unknown device": devices,
+    }
+
+
+def _mb(n: int) -> str:
+    return f"{n / 2**20:,.0f} MB"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--data", nargs="*", type=Path, help="data folders (default: gen100k, gen1m)"
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--bad", action="store_true", help="also validate a copy with bad rows")
+    args = parser.parse_args()
+    folders = args.data
+    if not folders:
+        folders = []
+        for name, customers in DEFAULTS.items():
+            _ensure(WORK / name, customers)
+            folders.append(WORK / name)
+    print(f"{'data':<28} {'rows':>12} {'baseline':>9} {'validate':>9} {'ratio':>6} "
+          f"{'peak base':>10} {'peak val.':>10}")  # fmt: skip
+    for folder in folders:
+        _warm(folder)
+        base, val = [], []
+        for _ in range(args.repeat):
+            base.append(_run(_BASELINE, folder))
+            val.append(_run(_VALIDATE, folder))
+        b = statistics.median(r["seconds"] for r in base)
+        v = statistics.median(r["seconds"] for r in val)
+        print(
+            f"{folder.name:<28} {base[0]['rows']:>12,} {b:>8.2f}s {v:>8.2f}s {v / b:>6.2f} "
+            f"{_mb(max(r['peak'] for r in base)):>10} {_mb(max(r['peak'] for r in val)):>10}"
+            f"   findings: {val[0]['findings']}",
+            flush=True,
+        )
+        print(f"{'':<28} baseline runs {[round(r['seconds'], 2) for r in base]}, "
+              f"validate runs {[round(r['seconds'], 2) for r in val]}")  # fmt: skip
+    if args.bad:
+        bad = WORK / f"{folders[0].name}-bad"
+        injected = _make_bad(folders[0], bad)
+        _warm(bad)
+        began = time.perf_counter()
+        result = _run(_VALIDATE, bad)
+        wall = time.perf_counter() - began
+        print(f"\nbad rows injected into {bad.name}: " +
+              ", ".join(f"{k} {v:,}" for k, v in injected.items()))  # fmt: skip
+        print(
+            f"validate: {result['seconds']:.2f}s ({wall:.2f}s with start-up), peak "
+            f"{_mb(result['peak'])}, {result['findings']} findings listed, rules "
+            f"{', '.join(result['rules'])}"
+        )
+        shutil.rmtree(bad)
+
+
+if __name__ == "__main__":
+    main()
