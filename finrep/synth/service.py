@@ -15,9 +15,9 @@ import numpy as np
 
 from finrep.schema import REASON_CODES, RESOLUTION_STATUSES, SERVICE_CHANNELS
 from finrep.synth.customers import CustomerChunk, digital_share
-from finrep.synth.window import Window, month_cells
+from finrep.synth.window import Window
 
-MAX_PER_MONTH = 4  # base contacts per customer-month (repeats come on top)
+MAX_PER_MONTH = 8  # bound used to size ids; Poisson counts this high never occur in practice
 _RATE = np.array([0.065, 0.08, 0.10, 0.12])  # contacts per customer-month by segment
 _REASON_WEIGHT = np.array([22, 12, 10, 8, 9, 7, 10, 12, 10], dtype=np.float64)
 # Reasons that rise after market drops: investment advice, market information, complaints.
@@ -78,25 +78,22 @@ def build_contacts(
     n_agents: int,
     rng: np.random.Generator,
 ) -> Contacts:
-    open_month = window.month_index(c.enroll_day)
     drop = monthly_drop(equity_return)
-    cust, month = month_cells(open_month, np.full(c.n, window.n_months - 1))
-    # First month: only the days after joining.
-    lo = np.maximum(window.month_first[month], c.enroll_day[cust])
-    hi = window.month_last[month]
-    rate = (
-        _RATE[c.segment[cust]]
-        * (1 + 1.5 * drop[month])
-        * (hi - lo + 1)
-        / (window.days_in_month[month])
-    )
-    counts = np.minimum(rng.poisson(rate), MAX_PER_MONTH)
-    busy = np.flatnonzero(counts)
-    reps = counts[busy]
-    cust, month = np.repeat(cust[busy], reps), np.repeat(month[busy], reps)
-    lo, hi = np.repeat(lo[busy], reps), np.repeat(hi[busy], reps)
+    # Poisson arrivals by thinning: candidates at the customer's highest monthly rate, spread
+    # uniformly over the days from joining to --end, each kept with probability
+    # rate(month) / highest rate. Work grows with contacts, not with customer-months.
+    boost = 1 + 1.5 * drop
+    peak = _RATE[c.segment] * boost.max()
+    days_live = window.last_day - c.enroll_day + 1
+    expected = peak * days_live * (12 / 365.2425)
+    counts = rng.poisson(expected)
+    cust = np.repeat(np.arange(c.n), counts)
     n = len(cust)
-    day = lo + (rng.random(n) * (hi - lo + 1)).astype(np.int64)
+    day = c.enroll_day[cust] + (rng.random(n) * days_live[cust]).astype(np.int64)
+    month = window.month_index(day)
+    keep = rng.random(n) * boost.max() < boost[month]
+    cust, day, month = cust[keep], day[keep], month[keep]
+    n = len(cust)
 
     reason_w = _REASON_WEIGHT[None, :] * (1 + _DROP_REASONS[None, :] * drop[month][:, None])
     reason = _pick(np.cumsum(reason_w / reason_w.sum(axis=1, keepdims=True), axis=1),
