@@ -223,3 +223,14 @@ def test_long_findings_list_splits_across_pages_with_repeated_header(sample_pack
 
 def test_pdf_is_small(pdf_bytes):
     assert len(pdf_bytes) < 2 * 1024 * 1024
+
+
+def test_logo_from_the_config_is_on_the_cover(tmp_path):
+    from PIL import Image
+
+    logo = tmp_path / "logo.png"
+    Image.new("RGB", (120, 40), (31, 58, 95)).save(logo)
+    data = render(small_pack(), theme=replace(THEME, logo=str(logo)))
+    reader = PdfReader(io.BytesIO(data))
+    assert len(reader.pages[0].images) == 1
+    assert len(reader.pages[1].images) == 0

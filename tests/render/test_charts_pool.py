@@ -1,0 +1,52 @@
+"""Charts drawn on worker processes: same result as in-process, errors and dead workers."""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+import pytest
+
+from finrep.errors import RenderError
+from finrep.render.charts import ChartPool, ChartSpec, draw_chart
+from finrep.render.theme import default_theme
+
+THEME = default_theme()
+
+
+def jobs(n: int = 6):
+    out = []
+    for i in range(n):
+        frame = pd.DataFrame({"label": [f"item {j}" for j in range(i + 2)],
+                              "value": [float(j + i) for j in range(i + 2)]})  # fmt: skip
+        out.append((ChartSpec(f"chart{i}", "bar", frame), 240.0 + i, 160.0))
+    return out
+
+
+def test_workers_draw_exactly_what_this_process_draws():
+    expected = [draw_chart(spec, THEME, w, h) for spec, w, h in jobs()]
+    seen = []
+    with ChartPool(2) as pool:
+        got = pool.draw(jobs(), THEME, progress=lambda done, total: seen.append((done, total)))
+    assert [d.ops for d in got] == [d.ops for d in expected]
+    assert seen[-1] == (6, 6) and len(seen) == 6
+
+
+def test_a_chart_error_in_a_worker_is_a_render_error():
+    bad = [(ChartSpec("broken", "bar", pd.DataFrame({"label": ["a"]})), 200.0, 100.0)]
+    with ChartPool(2) as pool, pytest.raises(RenderError, match="'broken'.*lacks column"):
+        pool.draw(jobs(2) + bad, THEME)
+
+
+def test_workers_that_cannot_run_fall_back_to_this_process(monkeypatch):
+    expected = [draw_chart(spec, THEME, w, h).ops for spec, w, h in jobs(3)]
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # starts, then exits at once
+    with ChartPool(2) as pool:
+        got = pool.draw(jobs(3), THEME)
+    assert [d.ops for d in got] == expected
+
+
+def test_one_worker_means_no_subprocess():
+    pool = ChartPool(1).start()
+    assert pool._procs == []
+    assert len(pool.draw(jobs(2), THEME)) == 2
