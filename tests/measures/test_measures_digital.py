@@ -63,12 +63,18 @@ def make_ctx(tables, config, period=MARCH, **filters) -> MeasureContext:
 
 
 @pytest.fixture(scope="module")
-def march_visuals(tables, config):
-    return {v.key: v for v in digital_visuals(make_ctx(tables, config), MARCH, config)}
+def march_ctx(tables, config):
+    """The unfiltered March context, shared (its positions are materialised once)."""
+    return make_ctx(tables, config)
 
 
-def test_kpis_by_hand(tables, config):
-    k = digital_kpis(make_ctx(tables, config), MARCH, 4)
+@pytest.fixture(scope="module")
+def march_visuals(march_ctx, config):
+    return {v.key: v for v in digital_visuals(march_ctx, MARCH, config)}
+
+
+def test_kpis_by_hand(march_ctx):
+    k = digital_kpis(march_ctx, MARCH, 4)
     assert k["digital_active_users"] == 5
     assert k["sessions"] == 7
     assert k["avg_session_minutes"] == pytest.approx(44 / 7)
@@ -100,7 +106,7 @@ def test_segment_filter(tables, config):
     assert k["avg_session_minutes"] == pytest.approx(17 / 3)
 
 
-def test_no_sessions_and_no_customers_give_none(tables, config):
+def test_no_sessions_and_no_customers_give_none(tables, config, march_ctx):
     june = parse_period("2023-06")
     k = digital_kpis(make_ctx(tables, config, june), june, 5)
     assert k == {
@@ -110,8 +116,8 @@ def test_no_sessions_and_no_customers_give_none(tables, config):
         "sessions": 0,
         "avg_session_minutes": None,
     }
-    assert digital_kpis(make_ctx(tables, config), MARCH, 0)["digital_engagement_rate"] is None
-    assert digital_kpis(make_ctx(tables, config), MARCH, None)["digital_engagement_rate"] is None
+    assert digital_kpis(march_ctx, MARCH, 0)["digital_engagement_rate"] is None
+    assert digital_kpis(march_ctx, MARCH, None)["digital_engagement_rate"] is None
     visuals = digital_visuals(make_ctx(tables, config, june), june, config)
     assert [(v.key, v.kind) for v in visuals] == list(PAGE_LAYOUT["digital"]["visuals"])
     for v in visuals:
@@ -220,10 +226,10 @@ def test_engagement_vs_growth(march_visuals):
     assert v.note == ""
 
 
-def test_many_periods_in_one_pass_equal_single_calls(tables, config):
+def test_many_periods_in_one_pass_equal_single_calls(march_ctx):
     periods = [MARCH, parse_period("2024-02"), parse_period("2024-Q1"), parse_period("2023-03")]
     actives = [4, 4, 4, None]
-    ctx = make_ctx(tables, config)
+    ctx = march_ctx
     many = digital_kpis_many(ctx, periods, actives)
     assert many == [digital_kpis(ctx, p, a) for p, a in zip(periods, actives, strict=True)]
     # February: G07 (C1, Desktop, 5 min), G08 (C4, Voice Assistant, 7 min).

@@ -71,14 +71,25 @@ def make_ctx(tables, config, period=MARCH, **filters) -> MeasureContext:
     return MeasureContext(tables, Filters.of(**filters), config, at=period.end)
 
 
+@pytest.fixture(scope="module")
+def march_ctx(tables, config):
+    """The unfiltered March context, shared (its positions are materialised once)."""
+    return make_ctx(tables, config)
+
+
+@pytest.fixture(scope="module")
+def march_visuals(march_ctx, config):
+    return {v.key: v for v in service_visuals(march_ctx, MARCH, config)}
+
+
 def visuals_by_key(tables, config, period=MARCH, **filters):
     ctx = make_ctx(tables, config, period, **filters)
     return {v.key: v for v in service_visuals(ctx, period, config)}
 
 
 # ---- KPIs -------------------------------------------------------------------------------
-def test_kpis_by_hand(tables, config):
-    k = service_kpis(make_ctx(tables, config), MARCH, 4)
+def test_kpis_by_hand(march_ctx):
+    k = service_kpis(march_ctx, MARCH, 4)
     assert k["contacts"] == 12
     assert k["avg_satisfaction"] == pytest.approx(3.5)
     assert k["csat_pct"] == pytest.approx(6 / 11)
@@ -89,8 +100,8 @@ def test_kpis_by_hand(tables, config):
     assert set(PAGE_LAYOUT["service"]["kpis"]) <= set(k)
 
 
-def test_first_contact_and_fcr_flags_per_contact(tables, config):
-    flags = execute(flagged_contacts(make_ctx(tables, config), MARCH.start, MARCH.end))
+def test_first_contact_and_fcr_flags_per_contact(march_ctx):
+    flags = execute(flagged_contacts(march_ctx, MARCH.start, MARCH.end))
     got = {
         r.interaction_id: (bool(r.is_first), bool(r.is_fcr)) for r in flags.itertuples(index=False)
     }
@@ -135,7 +146,7 @@ def test_filtered_run_segment_and_channel(tables, config):
     assert k["issues_per_1000"] == pytest.approx(3 / 2 * 1000)
 
 
-def test_empty_period_and_missing_customers_give_none_not_errors(tables, config):
+def test_empty_period_and_missing_customers_give_none_not_errors(tables, config, march_ctx):
     june = parse_period("2023-06")
     k = service_kpis(make_ctx(tables, config, june), june, 5)
     assert k == {
@@ -146,8 +157,8 @@ def test_empty_period_and_missing_customers_give_none_not_errors(tables, config)
         "fcr_rate": None,
         "issues_per_1000": 0.0,
     }
-    assert service_kpis(make_ctx(tables, config), MARCH, 0)["issues_per_1000"] is None
-    assert service_kpis(make_ctx(tables, config), MARCH, None)["issues_per_1000"] is None
+    assert service_kpis(march_ctx, MARCH, 0)["issues_per_1000"] is None
+    assert service_kpis(march_ctx, MARCH, None)["issues_per_1000"] is None
     visuals = visuals_by_key(tables, config, june)
     assert [v.key for v in visuals.values()] == [k for k, _ in PAGE_LAYOUT["service"]["visuals"]]
     for key in ("fcr_gauge", "resolution_funnel", "issues_by_segment_category"):
@@ -170,8 +181,8 @@ def test_partitions_add_up_to_the_total(tables, config):
 
 
 # ---- visuals ----------------------------------------------------------------------------
-def test_visual_keys_kinds_and_metadata(tables, config):
-    visuals = service_visuals(make_ctx(tables, config), MARCH, config)
+def test_visual_keys_kinds_and_metadata(config, march_ctx):
+    visuals = service_visuals(march_ctx, MARCH, config)
     assert [(v.key, v.kind) for v in visuals] == list(PAGE_LAYOUT["service"]["visuals"])
     for v in visuals:
         assert v.title and v.caption and "\n" not in v.caption
@@ -179,8 +190,8 @@ def test_visual_keys_kinds_and_metadata(tables, config):
         assert set(v.units) <= set(v.data.columns)
 
 
-def test_volume_by_channel(tables, config):
-    v = visuals_by_key(tables, config)["volume_by_channel"]
+def test_volume_by_channel(march_visuals):
+    v = march_visuals["volume_by_channel"]
     # Service data starts in Dec 2023 (S16), so the 12-month window shows Dec–Mar.
     expected = pd.DataFrame(
         {
@@ -199,8 +210,8 @@ def test_volume_by_channel(tables, config):
     assert v.options["orientation"] == "v"
 
 
-def test_satisfaction_by_reason(tables, config):
-    data = visuals_by_key(tables, config)["satisfaction_by_reason"].data
+def test_satisfaction_by_reason(march_visuals):
+    data = march_visuals["satisfaction_by_reason"].data
     assert list(zip(data["label"], data["value"], strict=True)) == [
         ("Account Inquiry", 5.0),
         ("Password Reset", 5.0),
@@ -212,8 +223,8 @@ def test_satisfaction_by_reason(tables, config):
     ]
 
 
-def test_fcr_gauge_and_funnel(tables, config):
-    visuals = visuals_by_key(tables, config)
+def test_fcr_gauge_and_funnel(config, march_visuals):
+    visuals = march_visuals
     gauge = visuals["fcr_gauge"].data
     assert gauge["value"].tolist() == pytest.approx([1 / 3])
     assert gauge["target"].tolist() == [config.measures.fcr_target]
@@ -227,8 +238,8 @@ def test_fcr_gauge_and_funnel(tables, config):
     assert funnel["value"].tolist() == [12, 9, 6, 3]
 
 
-def test_issues_by_segment_and_primary_category(tables, config):
-    data = visuals_by_key(tables, config)["issues_by_segment_category"].data
+def test_issues_by_segment_and_primary_category(march_visuals):
+    data = march_visuals["issues_by_segment_category"].data
     # C3 (Affluent, primary ETF) 3 complaints; C4 (HNW, primary Bond Fund) 2 technical;
     # C5 (Mass Market, no open position → None) 1 transaction issue.
     expected = pd.DataFrame(
@@ -242,8 +253,8 @@ def test_issues_by_segment_and_primary_category(tables, config):
     pd.testing.assert_frame_equal(data, expected, check_dtype=False)
 
 
-def test_primary_category_uses_the_month_end_snapshot(tables, config):
-    ctx = make_ctx(tables, config)
+def test_primary_category_uses_the_month_end_snapshot(march_ctx):
+    ctx = march_ctx
     got = execute(primary_category(ctx, MARCH.end))
     got = dict(zip(got["customer_id"], got["category"], strict=True))
     # C1: Beta ETF 4,000 beats Alpha Bond 3,000 (its 03-31 row; the 03-15 row of 5,000 is
@@ -251,8 +262,8 @@ def test_primary_category_uses_the_month_end_snapshot(tables, config):
     assert got == {"C1": "ETF", "C2": "Savings Account", "C3": "ETF", "C4": "Bond Fund"}
 
 
-def test_top_contact_reasons(tables, config):
-    v = visuals_by_key(tables, config)["top_contact_reasons"]
+def test_top_contact_reasons(march_visuals):
+    v = march_visuals["top_contact_reasons"]
     d = v.data.set_index("reason")
     assert d.index.tolist() == [
         "Complaint",
@@ -293,10 +304,10 @@ def test_previous_period_comparison_kpis(tables, config):
     assert date(2024, 2, 29) == feb.end
 
 
-def test_many_periods_in_one_pass_equal_single_calls(tables, config):
+def test_many_periods_in_one_pass_equal_single_calls(march_ctx):
     periods = [MARCH, parse_period("2024-02"), parse_period("2023-03"), parse_period("2023-12")]
     actives = [4, 4, 5, None]
-    ctx = make_ctx(tables, config)
+    ctx = march_ctx
     many = service_kpis_many(ctx, periods, actives)
     assert many == [service_kpis(ctx, p, a) for p, a in zip(periods, actives, strict=True)]
     assert many[0]["fcr_rate"] == pytest.approx(1 / 3)  # S01 (Feb) still seen as S02's repeat
