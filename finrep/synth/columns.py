@@ -103,6 +103,55 @@ def iso_dates(days: np.ndarray) -> pa.StringArray:
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(rows))
 
 
+def decimal_text(values: np.ndarray, scale: int, valid: np.ndarray | None = None) -> pa.Array:
+    """Text of ``values / 10**scale`` with exactly `scale` decimals (``-12.50``); blank where
+    not `valid`.
+
+    Each value is laid out right-aligned in a fixed-width byte matrix (sign, whole digits,
+    point, decimals); the padding left of each value is then dropped in one pass.
+    """
+    v = np.asarray(values, dtype=np.int64)
+    n = len(v)
+    if n == 0:
+        return pa.array([], type=pa.string())
+    negative = v < 0
+    magnitude = np.abs(v)
+    unit = 10**scale
+    whole = magnitude // unit
+    # Digits of the whole part (at least one: "0.25").
+    n_digits = np.ones(n, dtype=np.int64)
+    power = 10
+    top = int(whole.max())
+    while power <= top:
+        n_digits += whole >= power
+        power *= 10
+    width_whole = int(n_digits.max())
+    tail = scale + 1 if scale else 0
+    width = 1 + width_whole + tail
+    matrix = np.empty((n, width), dtype=np.uint8)
+    matrix[:, 0] = ord("-")
+    matrix[:, 1 : 1 + width_whole] = digits(whole, width_whole)
+    if scale:
+        matrix[:, 1 + width_whole] = ord(".")
+        matrix[:, 2 + width_whole :] = digits(magnitude % unit, scale)
+    lengths = n_digits + tail + negative
+    if negative.any():
+        rows = np.flatnonzero(negative)
+        matrix[rows, width - lengths[rows]] = ord("-")
+    blank = None
+    if valid is not None:
+        blank = ~np.asarray(valid, dtype=bool)
+        lengths = np.where(blank, 0, lengths)
+    keep = np.arange(width)[None, :] >= (width - lengths)[:, None]
+    data = matrix[keep]
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    bitmap = None
+    if blank is not None and blank.any():
+        bitmap = pa.array(~blank).buffers()[1]
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data), bitmap)
+
+
 def _valid_mask(valid: np.ndarray | None) -> np.ndarray | None:
     return None if valid is None else ~np.asarray(valid, dtype=bool)
 
@@ -120,21 +169,7 @@ class Scaled:
         return pa.array(floats, type=pa.float64(), mask=_valid_mask(self.valid))
 
     def to_text(self) -> pa.Array:
-        v = np.asarray(self.values, dtype=np.int64)
-        magnitude = np.abs(v)
-        unit = 10**self.scale
-        whole = pc.cast(pa.array(magnitude // unit), pa.string())
-        if self.scale:
-            frac = fixed_text(len(v), b".", digits(magnitude % unit, self.scale))
-            text = pc.binary_join_element_wise(whole, frac, "")
-        else:
-            text = whole
-        negative = v < 0
-        if negative.any():
-            text = pc.if_else(pa.array(negative), pc.binary_join_element_wise("-", text, ""), text)
-        if self.valid is not None:
-            text = pc.if_else(pa.array(np.asarray(self.valid, dtype=bool)), text, None)
-        return text
+        return decimal_text(self.values, self.scale, self.valid)
 
 
 @dataclass
