@@ -882,7 +882,7 @@ def scatter(fig, spec: ChartSpec, theme: Theme) -> None:
             s = _numeric(data, "size").fillna(0).clip(lower=0)
             area = (8 + 160 * s / (s.max() or 1.0)).to_numpy()
         else:
-            area = np.full(len(data), 9.0 if len(data) > 500 else 14.0)
+            area = np.full(len(data), 9.0 if len(data) > 500 else 14.0 if len(data) > 60 else 24.0)
         alpha = 0.75 if len(data) <= 500 else 0.45
         handles = []
         for name in names:
@@ -897,7 +897,7 @@ def scatter(fig, spec: ChartSpec, theme: Theme) -> None:
                            edgecolors=mapping[name], lw=1.0, clip_on=False)  # fmt: skip
             handles.append((h, shorten(name, 22)))
         if not log_y:
-            _margins(ax, xs, ys, 0.06)
+            _margins(ax, xs, ys, 0.06 if len(data) >= 10 else 0.14)
         if "label" in data and len(data) <= 60:
             order = np.argsort(-area, kind="stable")
             place_labels(ax, xs[order], ys[order],
