@@ -26,7 +26,6 @@ from reportlab.platypus import (
     CondPageBreak,
     Flowable,
     Frame,
-    KeepTogether,
     NextPageTemplate,
     PageBreak,
     PageTemplate,
@@ -38,7 +37,7 @@ from reportlab.platypus import (
 from reportlab.platypus.doctemplate import LayoutError
 
 from finrep.errors import RenderError
-from finrep.pack import KPI, PAGE_TITLES, Pack, Page, Visual
+from finrep.pack import KPI, Pack, Page, Visual
 from finrep.period import Period
 from finrep.render import formats
 from finrep.render.charts import ChartPool, ChartSpec
@@ -1166,5 +1165,4 @@ def render_pdf(
     return data
 
 
-__all__ = ["GRIDS", "PAGE_TITLES", "render_pdf", "page_size", "contents_entries", "kpi_lines",
-           "KeepTogether"]  # fmt: skip
+__all__ = ["GRIDS", "comparison_label", "contents_entries", "kpi_lines", "page_size", "render_pdf"]
