@@ -58,15 +58,6 @@ def _prepare_folder(out: Path, force: bool) -> None:
                 f"--out {out}: folder is not empty ({shown}); pass --force to replace the "
                 "generated tables in it, or choose an empty or new folder"
             )
-        if force:
-            # Remove this generator's own outputs in both formats, so a stale file of the
-            # other format is never read instead of the new one. Other files are left alone.
-            for name in _own_names():
-                path = out / name
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path)
-                elif path.exists() or path.is_symlink():
-                    path.unlink()
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -76,7 +67,7 @@ def _prepare_folder(out: Path, force: bool) -> None:
 
 
 def build_world(opts: Options) -> World:
-    """The run-wide state, from the options alone (workers rebuild the same one)."""
+    """The run-wide state, from the options alone."""
     window = Window(opts.start, opts.end)
     pools = build_pools(opts.seed)
     market = build_market(window, opts.seed)
@@ -96,6 +87,18 @@ def build_world(opts: Options) -> World:
     )
     world.agent_ids  # built once, before builders share the world  # noqa: B018
     return world
+
+
+def _remove_stale(out: Path, written: set[str]) -> None:
+    """After a successful --force run: remove this generator's outputs that the run did not
+    replace (the other format's files, a partition folder or single file), so a stale file
+    is never read instead of a new one. Other files in the folder are left alone."""
+    for name in sorted(_own_names() - written - {MANIFEST_NAME}):
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
 
 
 def _number(chunk: Chunk, serials: dict[str, int]) -> None:
@@ -194,8 +197,10 @@ def generate(
                 del chunk
         sinks["advisors"].write(advisors.columns(pools, advisor_clients))
         report("advisors", 1, 1)
-        for sink in sinks.values():
-            sink.finish()
+        # Files replace their older versions only now, each in one rename: until here a
+        # previous dataset in the folder stays whole.
+        written = {sink.finish().name for sink in sinks.values()}
+        _remove_stale(out, written)
     except BaseException:
         for sink in sinks.values():
             sink.abort()

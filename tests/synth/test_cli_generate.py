@@ -111,3 +111,18 @@ def test_interrupted_run_leaves_nothing_half_written(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         generate(out, customers=30, start="2024-01", end="2024-02", progress=stop)
     assert list(out.iterdir()) == []
+
+
+def test_interrupted_forced_run_keeps_the_previous_dataset(tmp_path):
+    out = tmp_path / "keep"
+    generate(out, customers=30, start="2024-01", end="2024-02", seed=1)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def stop(step, done, total):
+        if step == "engagement" and done > 0:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        generate(out, customers=30, start="2024-01", end="2024-02", seed=2, format="parquet",
+                 force=True, progress=stop)  # fmt: skip
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
