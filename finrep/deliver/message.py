@@ -3,7 +3,7 @@
 
 Checked before anything is sent: no CR/LF in any header value (header injection), every
 attachment present and non-empty, the attachments within `smtp.max_attachment_mb`. Data-
-derived text (narrative, filters, labels) is passed through `mask_pii`.
+derived text (narrative, filters, labels) is passed through `finrep.sources.mask_pii`.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from typing import Any
 import jinja2
 
 from finrep.config import Config
-from finrep.deliver.privacy import mask_pii
 from finrep.deliver.recipients import Recipient, check_address, check_header_value
 from finrep.deliver.summary import PackSummary
 from finrep.errors import ConfigError, DeliveryError
 from finrep.filters import Filters
 from finrep.render.formats import direction, format_change, format_value
 from finrep.resources import templates_dir
+from finrep.sources import mask_pii
 
 HTML_TEMPLATE = "email.html.j2"
 TEXT_TEMPLATE = "email.txt.j2"
