@@ -1,9 +1,9 @@
 """Delivery: e-mailing packs (`send`) and bursting one pack per value of a dimension (`burst`).
 
 Public API: ``finrep.send`` (= `send`), ``finrep.deliver.burst.burst``, and the result
-types. Internals: `naming`
-(safe file names), `recipients`, `summary`, `message` (composition and checks), `smtp`
-(sessions and retries), `sendlog` (``sent.jsonl``), `packs` (building and finding packs).
+types. Internals: `naming` (safe file names), `recipients`, `summary`, `message`
+(composition and checks), `smtp` (sessions and retries), `sendlog` (``sent.jsonl``),
+`packs` (building and finding packs).
 """
 
 from __future__ import annotations
