@@ -382,29 +382,33 @@ def _inspect_csv(data_dir: Path, name: str, path: Path) -> Source:
         shown = delimiter.join(records[0])
         if len(shown) > 120:
             shown = shown[:117] + "…"
-        problems.append(
-            Problem(
-                "missing-header",
-                "error",
-                f"{display}: the first row does not name the expected columns (found "
-                f"{len(records[0])} column(s): `{shown}`); the first row must be the header "
-                f"{','.join(spec.column_names)}, separated by commas (or ; tab |)",
-                value=shown,
-                row=1,
+        if len(records[0]) == 1 and any(n in shown for n in spec.column_names):
+            # The names are there, glued together by some other delimiter.
+            problems.append(
+                Problem(
+                    "wrong-delimiter",
+                    "error",
+                    f"{display}: expected {len(spec.columns)} columns, found 1 (`{shown}`); "
+                    "separate the columns with commas (or ; tab |)",
+                    value=shown,
+                    row=1,
+                )
             )
-        )
+        else:
+            problems.append(
+                Problem(
+                    "missing-header",
+                    "error",
+                    f"{display}: the first row does not name the expected columns (found "
+                    f"{len(records[0])} column(s): `{shown}`); the first row must be the header "
+                    f"{','.join(spec.column_names)}",
+                    value=shown,
+                    row=1,
+                )
+            )
         return Source(**base, problems=tuple(problems))
     columns, header_problems = _match_header(display, spec, header)
     problems.extend(header_problems)
-    if len(header) == 1 and len(spec.columns) > 1:
-        problems.append(
-            Problem(
-                "wrong-delimiter",
-                "error",
-                f"{display}: expected {len(spec.columns)} columns, found 1; the file may use a "
-                "delimiter other than , ; tab or |",
-            )
-        )
     return Source(**base, columns=columns, problems=tuple(problems))
 
 

@@ -39,6 +39,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
+import types
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -609,17 +611,15 @@ class _Run:
         ]
         row = self.fetch(table, f"SELECT {', '.join(structural + counts)} FROM {chk}")[0]
         n_fields = len(source.header)
-        for count, where, words in (
-            (int(row[0] or 0), "_bad AND _short", "fewer fields than"),
-            (int(row[1] or 0), "_bad AND NOT _short", "more fields than"),
-        ):
-            if not count:
-                continue
+        malformed = int(row[0] or 0) + int(row[1] or 0)
+        if malformed:
             listed = self.fetch(
                 table,
-                f"SELECT _file, _row FROM {chk} WHERE {where} ORDER BY _file, _row LIMIT {self.limit}",
+                f"SELECT _file, _row, _short FROM {chk} WHERE _bad ORDER BY _file, _row "
+                f"LIMIT {self.limit}",
             )
-            for file, r in listed:
+            for file, r, short in listed:
+                words = "fewer fields than" if short else "more fields than"
                 self.add(
                     file,
                     "malformed-row",
@@ -628,7 +628,7 @@ class _Run:
                     "header; check for a missing or extra delimiter or an unbalanced quote",
                     row=r,
                 )
-            self.add_more(source.display, "malformed-row", "error", None, count, len(listed))
+            self.add_more(source.display, "malformed-row", "error", None, malformed, len(listed))
         for rule, count in zip(rules, row[2:], strict=True):
             count = int(count or 0)
             if not count:
@@ -1360,3 +1360,17 @@ def _mask_column(table: str, column: str, value: str) -> str:
     if "mail" in column:
         return mask_email(value)
     return mask_phone(value)
+
+
+class _CallableModule(types.ModuleType):
+    """`finrep.validate` is both this module and the public function (DESIGN.md: the public API
+    has ``finrep.validate``); once the module is imported, Python binds the package attribute to
+    the module, so the module itself calls `validate`."""
+
+    def __call__(
+        self, data_dir: str | Path, config: Config | None = None, progress: Progress | None = None
+    ) -> list[Finding]:
+        return validate(data_dir, config, progress)
+
+
+sys.modules[__name__].__class__ = _CallableModule
