@@ -1,17 +1,20 @@
 """Benchmark `finrep generate`: throughput, peak memory, and the ratio to a pyarrow baseline.
 
-For each size, `finrep generate --format parquet` runs in a subprocess (its peak memory is
-the sum of the resident memory of the process and any children, sampled every 0.1 s, and
-the kernel's own peak for the main process). Then, in this process, the baseline: pyarrow
-writes tables of the same schema and the same number of rows with the same writer settings
-(the data is the first row group of each generated file, written repeatedly), which is the
-cost of writing alone. The ratio is generate time / baseline time. CSV throughput is
-measured the same way (optionally at a smaller size).
+For each size, `finrep generate --format parquet` runs in a subprocess; its peak memory is the
+largest sum of resident memory of the process and its children (sampled every 0.1 s) or the
+kernel's own peak, whichever is larger. Then, in this process, the baseline: pyarrow writes
+tables of the same schema, the same in-memory Arrow types and the same number of rows with
+the same writer settings (the first row group of each generated file, written again and
+again), which is the cost of writing alone. The ratio is generate time / baseline time, both
+wall clock; CPU seconds (user + sys) are printed too, because on a shared machine the wall
+clock mostly measures the neighbours. CSV throughput is measured the same way (optionally at
+a smaller size, since CSV is ~6x larger on disk).
 
 Usage:
     python benchmarks/bench_generate.py                      # 1,000,000 customers
     python benchmarks/bench_generate.py --customers 100000 1000000 --csv-customers 200000
-Data goes under benchmarks/_work/ and is deleted afterwards unless --keep.
+Data goes under benchmarks/_work/ and is deleted afterwards unless --keep; the figures are
+also saved to benchmarks/_work/bench_generate.json.
 """
 
 from __future__ import annotations
