@@ -26,6 +26,7 @@ from functools import cached_property
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from finrep.config import Config
 from finrep.engine import execute
@@ -50,6 +51,15 @@ def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
     if getattr(con, "name", "") == "duckdb":
         return con.create_table(f"_finrep_m{next(_names)}", expr, temp=True)
     return expr.cache()
+
+
+@ibis.udf.scalar.builtin(name="bit_count")
+def _bit_count(x: int) -> int:  # type: ignore[empty-body]
+    """Number of set bits (DuckDB and Spark SQL both call it bit_count)."""
+
+
+def _month_index(d: pd.Timestamp) -> int:
+    return d.year * 12 + d.month - 1
 
 
 def _in_month(d: ir.DateValue, month: date) -> ir.BooleanValue:
@@ -162,9 +172,10 @@ class MeasureContext:
 
     @cached_property
     def _no_orphan_balances(self) -> bool:
-        """True when every position in the balances is a (filter-free) enrollment."""
+        """True when every position in the balances is a position of the enrollments (asked
+        only without filters, when `positions` holds every enrollment's pair)."""
         keys = ["customer_id", "product_id"]
-        stray = self.balance_stats.select(*keys).anti_join(self.enrollments.select(*keys), keys)
+        stray = self.balance_stats.select(*keys).anti_join(self.positions.select(*keys), keys)
         return execute(stray.count()) == 0
 
     @cached_property
@@ -182,34 +193,57 @@ class MeasureContext:
         """
         e = self.enrollments
         keys = ["customer_id", "product_id"]
-        attributes = ["product_name", "category", "risk_level", "channel", "advisor_id"]
-        # Attributes of the pair's first enrollment (ties: smaller enrollment_id), taken with
-        # a window rather than first(order_by=…), which Spark cannot compile.
-        w = ibis.window(group_by=[e.customer_id, e.product_id],
-                        order_by=[e.enrollment_date, e.enrollment_id])  # fmt: skip
-        ranked = e.mutate(_rn=ibis.row_number().over(w))
-        first = ranked.filter(ranked._rn == 0).select(*keys, *attributes)
+        # The pair's first enrollment (ties: smaller enrollment_id) gives its channel and
+        # advisor: the minimum of a struct ordered by (date, id), in the same aggregation
+        # (portable, and no window sorting every enrollment).
+        first = ibis.struct(
+            {
+                "date": e.enrollment_date,
+                "id": e.enrollment_id,
+                "channel": e.channel,
+                "advisor_id": e.advisor_id,
+            }
+        ).min()
         totals = e.group_by(keys).aggregate(
             open_date=e.enrollment_date.min(),
             initial_investment=e.initial_investment.sum(),
             closed_status=(e.status == "Closed").any(),
+            _first=first,
         )
-        pos = totals.join(first, keys).select(
-            *keys, "open_date", "initial_investment", *attributes, "closed_status"
+        # Product attributes are the product's: joined after grouping (a few rows).
+        products = self.tables["products"].select(
+            "product_id",
+            "product_name",
+            category="product_category",
+            risk_level="risk_level",
         )
-        r = self.retention
+        pos = totals.join(products, "product_id").select(
+            *keys,
+            "open_date",
+            "initial_investment",
+            "product_name",
+            "category",
+            "risk_level",
+            channel=totals._first["channel"],
+            advisor_id=totals._first["advisor_id"],
+            closed_status=totals.closed_status,
+        )
+        # The raw table: the left join below keeps only churns of these positions.
+        r = self.tables["retention"]
         churn = (
             r.filter(r.recovered_flag == "No")
             .group_by(["customer_id", "product_id"])
             .aggregate(churn_close=r.churn_date.min())
         )
-        last_row = self.balance_stats.select("customer_id", "product_id", "last_balance_date")
         pos = pos.left_join(churn, ["customer_id", "product_id"]).select(
             ~ibis.selectors.matches("_right$")
         )
-        pos = pos.left_join(last_row, ["customer_id", "product_id"]).select(
-            ~ibis.selectors.matches("_right$")
-        )
+        # Only a Closed position (without an unrecovered churn) needs its last balance date:
+        # look those few up, rather than joining every position to the balance statistics.
+        needs = e.filter(e.status == "Closed").select(*keys).distinct()
+        st = self.balance_stats
+        last_row = st.semi_join(needs, keys).select(*keys, "last_balance_date")
+        pos = pos.left_join(last_row, keys).select(~ibis.selectors.matches("_right$"))
         close = ibis.coalesce(
             pos.churn_close,
             ibis.ifelse(pos.closed_status, pos.last_balance_date, ibis.null("date")),
@@ -237,31 +271,50 @@ class MeasureContext:
         earlier (``balance_year_ago``), null without a row then. The two balances are the
         snapshots only where ``several_rows`` is False; `snapshot_balances` handles the rest.
 
-        One aggregation over the balances, materialised. "Several rows in a month" is found
-        without ranking every row: per position and block of 31 months, the sum of
-        ``2**(month index mod 31)`` over its rows has one bit per row exactly when no month
-        repeats (a repeated month carries into another bit). Portable arithmetic only.
+        One aggregation over the balances, grouped by position only, materialised.
+        "Several rows in a month" is found without ranking every row: per block of 31
+        months, the sum of ``2**(month index mod 31)`` over a position's rows has exactly one
+        bit per row when no month repeats (a repeated month carries into another bit).
         """
         b = self.tables["account_balances"]
+        first, last = execute(b.aggregate(first=b.date.min(), last=b.date.max())).iloc[0]
         index = b.date.year().cast("int64") * 12 + b.date.month().cast("int64") - 1
-        bit = ibis.literal(1, "int64") << (index % _BLOCK)
+        # Computed once per row in a projection, not once per aggregate below.
+        b = b.select(
+            "customer_id",
+            "product_id",
+            "date",
+            "balance",
+            _block=index // _BLOCK,
+            _bit=ibis.literal(1, "int64") << (index % _BLOCK),
+        )
+        bit, block = b._bit, b._block
+        blocks = []
+        if not (pd.isna(first) or pd.isna(last)):
+            lo, hi = (_month_index(pd.Timestamp(d)) // _BLOCK for d in (first, last))
+            blocks = list(range(lo, hi + 1))
         end, year_ago = self._stat_months
-        blocks = b.group_by(
-            customer_id=b.customer_id, product_id=b.product_id, block=index // _BLOCK
-        ).aggregate(
-            rows=b.count(),
-            bits=bit.sum(),
-            last_date=b.date.max(),
+        per_block = {}
+        for k in blocks:
+            per_block[f"n{k}"] = b.count(where=block == k)
+            per_block[f"s{k}"] = bit.sum(where=block == k)
+        stats = b.group_by(["customer_id", "product_id"]).aggregate(
+            last_balance_date=b.date.max(),
             balance_end=b.balance.max(where=_in_month(b.date, end)),
             balance_year_ago=b.balance.max(where=_in_month(b.date, year_ago)),
+            **per_block,
         )
-        ones = sum(((blocks.bits // (2**i)) % 2 for i in range(_BLOCK)), ibis.literal(0, "int64"))
-        repeated = (blocks.bits >= 2**_BLOCK) | (ones != blocks.rows)
-        stats = blocks.group_by(["customer_id", "product_id"]).aggregate(
-            last_balance_date=blocks.last_date.max(),
-            several_rows=repeated.any(),
-            balance_end=blocks.balance_end.max(),
-            balance_year_ago=blocks.balance_year_ago.max(),
+        repeated = ibis.literal(False)
+        for k in blocks:
+            n, bits = stats[f"n{k}"], stats[f"s{k}"].fill_null(0)
+            repeated = repeated | (bits >= 2**_BLOCK) | (_bit_count(bits) != n)
+        stats = stats.select(
+            "customer_id",
+            "product_id",
+            "last_balance_date",
+            several_rows=repeated,
+            balance_end=stats.balance_end,
+            balance_year_ago=stats.balance_year_ago,
         )
         return materialise(self.tables.con, stats)
 
