@@ -120,7 +120,6 @@ def synthetic_facts(months: int = 24, seed: int = 1) -> dict[str, pd.DataFrame]:
                         "region": e[5].astype(str)})  # fmt: skip
     sessions = rng.integers(1, 3000, k)
     eng["sessions"] = sessions
-    eng["active_users"] = (sessions * 0.4).astype(int) + 1
     eng["session_minutes"] = (sessions * rng.uniform(3, 12, k)).round(1)
     eng["pages_viewed"] = sessions * 5
     eng["actions_taken"] = sessions * 2

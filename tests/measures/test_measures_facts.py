@@ -2,7 +2,8 @@
 
 Three customers, two products, a snapshot tie, a closed position, repeat contacts:
 
-- C1 Affluent, CA (West), born 1980-05-01 (44 at E: 30-44): P1 via Web, enrolled 2024-09-15.
+- C1 Affluent, CA (West), born 1980-05-01 (44 at E: 30-44): P1 via Web, enrolled 2024-09-15,
+  and P2 via Web from 2024-11-15 (two open positions: one active customer).
 - C2 Mass Market, NY (Northeast), born 1995-01-01 (29: Under 30): P1 via Phone (2024-10-10,
   500), P2 via Phone (2024-11-05, 2,000), churned 2024-11-20 (not recovered: closed).
 - C3 Affluent, CA, born 1950-01-01 (60+): P2 In-person since 2023-01-01; two balance rows on
@@ -48,6 +49,7 @@ ROWS = {
         ("E2", "C2", "P1", "2024-10-10", "500", "Monthly", "0", "A1", "Phone", "Active"),
         ("E3", "C2", "P2", "2024-11-05", "2000", "One-time", "0", "A1", "Phone", "Closed"),
         ("E4", "C3", "P2", "2023-01-01", "3000", "One-time", "0", "A1", "In-person", "Active"),
+        ("E5", "C1", "P2", "2024-11-15", "400", "One-time", "0", "A1", "Web", "Active"),
     ],
     # balance_id, customer, product, date, balance, contributions, withdrawals, returns, fees
     "account_balances": [
@@ -65,6 +67,8 @@ ROWS = {
         ("B12", "C3", "P2", "2024-11-30", "3320", "0", "0", "10", "0"),
         ("B13", "C3", "P2", "2024-11-30", "3330", "0", "0", "20", "0"),
         ("B14", "C3", "P2", "2024-12-31", "3300", "0", "30", "0", "0"),
+        ("B15", "C1", "P2", "2024-11-30", "400", "0", "0", "0", "0"),
+        ("B16", "C1", "P2", "2024-12-31", "410", "0", "0", "10", "0"),
     ],
     "retention": [("C2", "P2", "2024-11-20", "Fee Concerns", "2", "No", "15")],
     # id, customer, date, channel, reason, minutes, score, status, agent
@@ -133,6 +137,7 @@ def test_positions_by_hand(tiny):
     c2a = ("P1", "Alpha Fund", "ETF", "Mass Market", "Northeast", "NY", "Phone")
     c2b = ("P2", "Beta Bonds", "Bond Fund", "Mass Market", "Northeast", "NY", "Phone")
     c3 = ("P2", "Beta Bonds", "Bond Fund", "Affluent", "West", "CA", "In-person")
+    c1b = ("P2", "Beta Bonds", "Bond Fund", "Affluent", "West", "CA", "Web")
     # aum, new_money, contributions, withdrawals, returns, fees, open, active
     expected = {
         (OCT, *c1, 1100.0, 0.0, 80.0, 0.0, 10.0, 0.0, 1, 1),
@@ -142,14 +147,16 @@ def test_positions_by_hand(tiny):
         (NOV, *c2a, 600.0, 0.0, 100.0, 0.0, -5.0, 0.0, 1, 1),
         (NOV, *c2b, 1990.0, 2000.0, 0.0, 0.0, -10.0, 0.0, 0, 0),  # closed 2024-11-20
         (NOV, *c3, 3330.0, 0.0, 0.0, 0.0, 20.0, 0.0, 1, 1),  # B13 wins the 11-30 tie
+        (NOV, *c1b, 400.0, 400.0, 0.0, 0.0, 0.0, 0.0, 1, 1),
+        (DEC, *c1b, 410.0, 0.0, 0.0, 0.0, 10.0, 0.0, 1, 1),
         (DEC, *c1, 1130.0, 0.0, 0.0, 0.0, 12.0, 2.0, 1, 1),
         (DEC, *c2a, 590.0, 0.0, 0.0, 10.0, 0.0, 0.0, 1, 1),
         (DEC, *c3, 3300.0, 0.0, 0.0, 30.0, 0.0, 0.0, 1, 1),
     }
     assert _rows(f, list(f.columns)) == expected
-    assert len(f) == 10
+    assert len(f) == 12
     # Sorted by the dimensions, months first: stable, deterministic output.
-    assert list(f["month"].dt.date) == [OCT] * 3 + [NOV] * 4 + [DEC] * 3
+    assert list(f["month"].dt.date) == [OCT] * 3 + [NOV] * 5 + [DEC] * 4
 
 
 def test_typed_columns_and_dictionary(tiny):
@@ -188,14 +195,13 @@ def test_service_by_hand(tiny):
 def test_engagement_by_hand(tiny):
     f = tiny["fact_engagement_monthly"]
     cols = ["month", "device", "action", "segment", "age_band", "region", "sessions",
-            "active_users", "session_minutes", "pages_viewed", "actions_taken",
-            "avg_session_minutes"]  # fmt: skip
+            "session_minutes", "pages_viewed", "actions_taken", "avg_session_minutes"]  # fmt: skip
     assert list(f.columns) == cols
     assert _rows(f, cols) == {
-        (OCT, "Desktop", "Login", "Affluent", "30-44", "West", 2, 1, 12.0, 8, 3, 6.0),
-        (OCT, "Desktop", "Login", "Affluent", "60+", "West", 1, 1, 3.0, 1, 1, 3.0),
+        (OCT, "Desktop", "Login", "Affluent", "30-44", "West", 2, 12.0, 8, 3, 6.0),
+        (OCT, "Desktop", "Login", "Affluent", "60+", "West", 1, 3.0, 1, 1, 3.0),
         (DEC, "Mobile Phone", "View Balance", "Mass Market", "Under 30", "Northeast",
-         1, 1, 2.5, 2, 0, 2.5),
+         1, 2.5, 2, 0, 2.5),
     }  # fmt: skip
 
 
@@ -208,7 +214,7 @@ def test_filters_partition_the_flows(tiny_dir, config, tiny):
     assert set(parts[0]["segment"]) == {"Affluent"}
     for col in ("aum", "new_money", "contributions", "withdrawals", "fees", "open_positions"):
         assert sum(p[col].sum() for p in parts) == pytest.approx(whole[col].sum())
-    assert whole["aum"][whole["month"] == pd.Timestamp(DEC)].sum() == 1130 + 590 + 3300
+    assert whole["aum"][whole["month"] == pd.Timestamp(DEC)].sum() == 1130 + 590 + 3300 + 410
 
 
 def test_configured_grain_coarsens(tiny_dir, config):
@@ -219,13 +225,31 @@ def test_configured_grain_coarsens(tiny_dir, config):
     pos = f["fact_positions_monthly"]
     assert list(pos.columns[:2]) == ["month", "category"]
     nov_bond = pos[(pos["month"] == pd.Timestamp(NOV)) & (pos["category"] == "Bond Fund")]
-    assert nov_bond["aum"].tolist() == [1990.0 + 3330.0]
-    assert nov_bond["open_positions"].tolist() == [1]
+    assert nov_bond["aum"].tolist() == [1990.0 + 3330.0 + 400.0]
+    assert nov_bond["open_positions"].tolist() == [2]  # C3's and C1's; C2's closed 11-20
+    assert nov_bond["active_customers"].tolist() == [2]
     eng = f["fact_engagement_monthly"]
     assert list(eng.columns[:2]) == ["month", "device"]  # month is always first
     oct_desktop = eng[(eng["month"] == pd.Timestamp(OCT)) & (eng["device"] == "Desktop")]
     assert oct_desktop["sessions"].tolist() == [3]
-    assert oct_desktop["active_users"].tolist() == [2]
+    assert oct_desktop["session_minutes"].tolist() == [15.0]
+
+
+def test_active_customers_are_distinct_within_a_row(tiny_dir, config):
+    by_segment = config.with_overrides(xlsx={"positions_grain": ["month", "segment"]})
+    pos = _facts(tiny_dir, by_segment)["fact_positions_monthly"]
+    got = {
+        (m.date(), seg): (o, a)
+        for m, seg, o, a in pos[
+            ["month", "segment", "open_positions", "active_customers"]
+        ].itertuples(index=False)
+    }
+    # Affluent: C1 (P1, and P2 from November) and C3; Mass Market: C2 (P2 closed 11-20).
+    assert got == {
+        (OCT, "Affluent"): (2, 2), (NOV, "Affluent"): (3, 2), (DEC, "Affluent"): (3, 2),
+        (OCT, "Mass Market"): (1, 1), (NOV, "Mass Market"): (1, 1),
+        (DEC, "Mass Market"): (1, 1),
+    }  # fmt: skip
 
 
 def test_unknown_dimension_is_refused(tiny_dir, config):
@@ -235,9 +259,9 @@ def test_unknown_dimension_is_refused(tiny_dir, config):
 
 
 def test_too_many_rows_is_refused_with_advice(tiny_dir, config, monkeypatch):
-    monkeypatch.setattr(facts, "EXCEL_MAX_ROWS", 10)  # positions has 10 rows + header
+    monkeypatch.setattr(facts, "EXCEL_MAX_ROWS", 12)  # positions has 12 rows + header
     with pytest.raises(DataError) as info:
         _facts(tiny_dir, config)
     text = str(info.value)
-    assert "fact_positions_monthly: 10 rows" in text
+    assert "fact_positions_monthly: 12 rows" in text
     assert "[xlsx] positions_grain" in text and "'channel'" in text
