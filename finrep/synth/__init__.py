@@ -11,7 +11,7 @@ import os
 import shutil
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import closing
 from pathlib import Path
 
@@ -34,8 +34,9 @@ __all__ = ["generate", "MANIFEST_NAME"]
 
 Progress = Callable[[str, int, int], None]
 # Tables written per chunk of customers, in the order their progress bars appear.
-# Chunks built ahead of the one being written.
+# Chunks built ahead of the one being written, and threads writing a chunk's tables.
 BUILDERS = 1
+WRITERS = 2
 CHUNKED_TABLES = ("customers", "enrollments", "account_balances", "service_interactions",
                   "engagement", "retention")  # fmt: skip
 
@@ -186,15 +187,24 @@ def generate(
         for name in CHUNKED_TABLES:
             report(name, 0, total)
         size = chunk_size(window.n_months)
-        with closing(_chunks_in_order(world, total, size)) as chunks:
+        with (
+            closing(_chunks_in_order(world, total, size)) as chunks,
+            ThreadPoolExecutor(WRITERS, thread_name_prefix="finrep-write") as writers,
+        ):
             for chunk in chunks:
                 _number(chunk, serials)
                 advisor_clients += chunk.advisor_clients
                 done = min((chunk.index + 1) * size, total)
-                for name in CHUNKED_TABLES:
-                    sinks[name].write(chunk.tables[name])
+                # The chunk's tables are written side by side (Arrow releases the GIL); each
+                # table's chunks stay in order because a chunk's writes all end before the
+                # next chunk's begin.
+                writes = {name: writers.submit(sinks[name].write, chunk.tables[name])
+                          for name in CHUNKED_TABLES}  # fmt: skip
+                wait(writes.values())
+                for name, write in writes.items():
+                    write.result()
                     report(name, done, total)
-                del chunk
+                del chunk, writes
         sinks["advisors"].write(advisors.columns(pools, advisor_clients))
         report("advisors", 1, 1)
         # Files replace their older versions only now, each in one rename: until here a
