@@ -226,14 +226,13 @@ class MeasureRun:
     def counts(self) -> list[CustomerCounts]:
         return customer_counts(self.ctx, self.periods)
 
-    def values(self, index: int) -> dict[str, float | None]:
-        """The KPI values of periods[index] (0 = P, 1 = previous, 2 = last year)."""
-        from finrep.measures.digital import digital_kpis
-        from finrep.measures.service import service_kpis
+    def covered(self, index: int) -> bool:
+        """Whether periods[index] lies inside the months with balance data (P always does)."""
+        return index == 0 or self.coverage.covers(self.periods[index])
 
+    def _base_values(self, index: int) -> dict[str, float | None]:
+        """Asset, customer and product KPIs of periods[index]."""
         per = self.periods[index]
-        if index and not self.coverage.covers(per):
-            return dict.fromkeys(KPI_KEYS)
         counts = self.counts[index]
         out: dict[str, float | None] = {}
         out.update(asset_values(self.book, per))
@@ -243,26 +242,45 @@ class MeasureRun:
             aum / counts.active if aum is not None and counts.active else None
         )
         out.update(product_values(self.all_monthly, per, self.coverage))
-        service = service_kpis(self.ctx, per, counts.active)
-        out.update({k: service.get(k) for k in SERVICE_KEYS})
-        digital = digital_kpis(self.ctx, per, counts.active)
-        out.update({k: digital.get(k) for k in DIGITAL_KEYS})
-        return {k: out.get(k) for k in KPI_KEYS}
+        return out
+
+    def _service_digital(self, indexes: list[int]) -> list[dict[str, float | None]]:
+        """Service and digital KPIs of the given periods, one engine pass per table."""
+        from finrep.measures import digital, service
+
+        periods = [self.periods[i] for i in indexes]
+        active = [self.counts[i].active for i in indexes]
+        svc = _per_periods(service, "service_kpis", self.ctx, periods, active)
+        dig = _per_periods(digital, "digital_kpis", self.ctx, periods, active)
+        return [{**s, **d} for s, d in zip(svc, dig, strict=True)]
 
     def kpis(self, progress: Progress | None = None) -> dict[str, KPI]:
         """Every KPI of MEASURES.md with its comparisons, by key, in catalogue order."""
         if "_kpis" not in self.__dict__:
             report = progress or (lambda step, done, total: None)
-            rows = []
-            for i in range(3):
-                report("KPIs", i, 3)
-                rows.append(self.values(i))
+            report("KPIs", 0, 3)
+            indexes = [i for i in range(3) if self.covered(i)]
+            rows = {i: self._base_values(i) for i in indexes}
+            report("KPIs", 1, 3)
+            for i, extra in zip(indexes, self._service_digital(indexes), strict=True):
+                rows[i].update({k: extra.get(k) for k in (*SERVICE_KEYS, *DIGITAL_KEYS)})
             report("KPIs", 3, 3)
+            blank = dict.fromkeys(KPI_KEYS)
+            r = [rows.get(i, blank) for i in range(3)]
             meta = kpi_meta()
             self.__dict__["_kpis"] = {
-                k: make_kpi(k, rows[0][k], rows[1][k], rows[2][k], meta) for k in KPI_KEYS
+                k: make_kpi(k, r[0].get(k), r[1].get(k), r[2].get(k), meta) for k in KPI_KEYS
             }
         return self.__dict__["_kpis"]
+
+
+def _per_periods(module, name: str, ctx, periods, active) -> list[dict]:
+    """`module.<name>_many` when the module has it (one pass), else one call per period."""
+    many = getattr(module, f"{name}_many", None)
+    if many is not None:
+        return list(many(ctx, periods, active))
+    one = getattr(module, name)
+    return [one(ctx, p, a) for p, a in zip(periods, active, strict=True)]
 
 
 def open_run(
