@@ -2,7 +2,9 @@
 
 `generate` writes them chunk by chunk of customers (memory stays flat as --customers grows),
 as CSV or typed Parquet, plus ``manifest.json`` (options, row counts, SHA-256 of every file).
-The same options give byte-identical files.
+A background thread builds the next chunk while two threads write the current one's tables;
+each chunk's random stream depends only on (seed, chunk number), so the same options give
+byte-identical files however the work is scheduled.
 """
 
 from __future__ import annotations

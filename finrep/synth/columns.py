@@ -302,14 +302,19 @@ def quote_csv_array(values: pa.Array) -> pa.Array:
     return pc.if_else(needs, quoted, values)
 
 
-def csv_lines(columns: list[pa.Array]) -> bytes:
-    """The CSV body for equal-length text columns: one line per row, blanks for nulls."""
+def csv_lines(columns: list[pa.Array]) -> pa.Buffer:
+    """The CSV body for equal-length text columns: one line per row, blanks for nulls.
+
+    Returned as a slice of Arrow's own buffer (no copy); it supports the buffer protocol, so
+    files take it directly.
+    """
     line = pc.binary_join_element_wise(*columns, ",", null_handling="replace", null_replacement="")
     line = pc.binary_join_element_wise(line, "", "\n")
     if isinstance(line, pa.ChunkedArray):
         line = line.combine_chunks()
     if len(line) == 0:
-        return b""
+        return pa.py_buffer(b"")
     offsets = np.frombuffer(line.buffers()[1], dtype=np.int32, count=len(line) + 1,
                             offset=line.offset * 4)  # fmt: skip
-    return line.buffers()[2].to_pybytes()[offsets[0] : offsets[-1]]
+    start, end = int(offsets[0]), int(offsets[-1])
+    return line.buffers()[2].slice(start, end - start)
