@@ -134,8 +134,13 @@ def test_reconciliation(pack):
 def test_aum_bridge(pack):
     d = visual(pack, "executive", "aum_bridge").data
     assert list(d["label"]) == [
-        "Opening AUM", "New money", "Contributions", "Withdrawals", "Investment returns",
-        "Fees", "Closing AUM",
+        "Opening AUM",
+        "New money",
+        "Contributions",
+        "Withdrawals",
+        "Investment returns",
+        "Fees",
+        "Closing AUM",
     ]  # fmt: skip  (no residual bar: it is zero)
     assert list(d["value"]) == pytest.approx([18208, 800, 291, -2124, -62.6, -8.9, 17103.5])
     assert list(d["total"]) == [True, False, False, False, False, False, True]
