@@ -702,12 +702,15 @@ def clean_text(raw: ir.StringValue, trim: bool = True) -> ir.StringValue:
 
 
 def clean_enum(raw: ir.StringValue, values: tuple[str, ...], trim: bool = True) -> ir.StringValue:
-    """Exact matches pass untouched (cheap); others are trimmed and matched ignoring case."""
+    """Exact matches pass untouched (cheap); others are trimmed and matched ignoring case.
+
+    Written as CASE expressions, not ``IN`` lists: DuckDB turns a long ``IN`` into a join that
+    stays in every query over the table, even queries that never read the column.
+    """
     s = clean_text(raw, trim=True)
     mapped = s.lower().substitute({v.lower(): v for v in values}, else_=s)
-    if not trim:
-        return ibis.ifelse(raw.isin(values), raw, mapped)
-    return ibis.ifelse(s.isin(values), s, mapped)
+    exact = raw if not trim else s
+    return exact.substitute({v: v for v in values}, else_=mapped)
 
 
 def clean_number(raw: ir.StringValue) -> ir.FloatingValue:

@@ -203,6 +203,7 @@ class _Table:
     chk: str
     parallel: bool = True
     stats: dict[str, _ColumnStats] = field(default_factory=dict)
+    enum_proofs: set[str] | None = None
 
     @property
     def name(self) -> str:
@@ -389,22 +390,16 @@ class _Run:
 
     def _checks(self, table: _Table) -> None:
         """One scan per table counts every row-level problem that file statistics do not rule
-        out, proves the primary key unique (or not) and checks foreign keys; rules that found
-        something are then broken down and listed. Balances do it in file order, adding the
-        checks between consecutive rows (`_balances`)."""
+        out, checks the primary key's order and the foreign keys; rules that found something
+        are then broken down and listed. Balances do it with the checks between consecutive rows
+        (`_balances`)."""
         if table.name == "account_balances":
             self._balances(table)
             return
         rules = self._value_rules(table)
         keys = table.source.spec.primary_key
-        number = self._key_number(table, keys)
-        bounds = self._key_bounds(table, keys, number)
         fks = [fk for fk in table.source.spec.foreign_keys if fk.table in self.tables]
-        select = [
-            "count(*) FILTER (WHERE b.qbad)",
-            "count(*) FILTER (WHERE b.has_key)",
-            *_key_aggregates(bounds, "b.n"),
-        ]
+        select = ["count(*) FILTER (WHERE b.qbad)", *_key_order_aggregates("b.")]
         joins = []
         for i, fk in enumerate(fks):
             join, missing = self._fk_join(fk, f"j{i}", "b")
@@ -415,8 +410,7 @@ class _Run:
             [
                 "_bad",
                 f"({_quick_any(rules)}) AS qbad",
-                f"{_not_null(keys)} AS has_key",
-                f"{number} AS n",
+                *_key_order_columns(keys),
                 *(_id(c) for c in fk_cols),
             ]
         )
@@ -425,14 +419,31 @@ class _Run:
             + " ".join(joins)
         )
         row = self.fetch(table, sql)[0]
-        n_bad, n_keys = int(row[0] or 0), int(row[1] or 0)
+        n_bad = int(row[0] or 0)
         if n_bad:
             self._value_details(table, rules)
-        if n_keys and not self._keys_unique(table, number, n_keys, bounds, row[2:6]):
-            self._duplicate_keys(table, keys)
-        for fk, count in zip(fks, row[6:], strict=True):
+        self._check_keys(table, keys, int(row[1] or 0), int(row[2] or 0))
+        for fk, count in zip(fks, row[3:], strict=True):
             if count:
                 self._list_orphans(table, fk, int(count))
+
+    def _check_keys(self, table: _Table, keys: tuple[str, ...], n_keys: int, disorder: int) -> None:
+        """Keys strictly increasing in file order are unique (finrep writes them so, as do most
+        exports): proven by the main scan when `disorder` is 0. Otherwise a bitmap of id numbers
+        (ids like ``BAL00000042``), else grouping by key (exact, slower)."""
+        if not n_keys or not disorder:
+            return
+        number = self._key_number(table, keys)
+        bounds = self._key_bounds(table, keys, number)
+        if not number.startswith("NULL"):
+            aggregates = self.fetch(
+                table,
+                f"SELECT {', '.join(_key_aggregates(bounds))} FROM (SELECT {number} AS n FROM "
+                f"{_id(table.chk)})",
+            )[0]
+            if self._keys_unique(table, number, n_keys, bounds, aggregates):
+                return
+        self._duplicate_keys(table, keys)
 
     def _key_number(self, table: _Table, keys: tuple[str, ...]) -> str:
         """SQL of a whole number standing for the key, for the fast uniqueness check: the digits
@@ -506,6 +517,7 @@ class _Run:
         rules: list[_Rule] = []
         parquet = source.format == "parquet"
         today = self.today.isoformat()
+        clean_enums = self._clean_enums(table)
         for col in source.spec.columns:
             c, r = _id(col.name), _id(f"r__{col.name}")
             kind = source.kind(col.name) if parquet else "string"
@@ -533,6 +545,7 @@ class _Run:
                     # Blank after trimming is never exactly a listed value.
                     values = ", ".join(_q(v) for v in col.enum)
                     quick = f"{r} IS NULL OR {r} NOT IN ({values})"
+                    proven = col.name in clean_enums
                 elif native and kind == "float":
                     quick = f"{r} IS NULL OR isnan({r})" if not no_nulls else f"isnan({r})"
                 elif native and kind != "null":
@@ -573,7 +586,16 @@ class _Run:
                 where = f"{c} IS NOT NULL AND {c} NOT IN ({values})"
                 # Stored values that are exactly in the list need no cleaning to pass.
                 quick = f"{r} NOT IN ({values})" if parquet and kind == "string" else where
-                rules.append(_Rule("unknown-value", severity, col, where, quick=quick))
+                rules.append(
+                    _Rule(
+                        "unknown-value",
+                        severity,
+                        col,
+                        where,
+                        quick=quick,
+                        proven=col.name in clean_enums,
+                    )
+                )
             for bound, op, detail in ((col.min_value, "<", "below"), (col.max_value, ">", "above")):
                 if bound is None:
                     continue
@@ -600,6 +622,43 @@ class _Run:
                             proven = st.max <= lim if op == ">" else st.min >= lim
                     rules.append(_Rule(rule, "warning", col, where, quick=quick, proven=proven))
         return rules
+
+    def _clean_enums(self, table: _Table) -> set[str]:
+        """Enum columns of a Parquet file whose stored values are all exactly listed values (no
+        blanks): one grouping query over their distinct values, far cheaper than testing every
+        row. Empty for CSV (its checks read a typed copy) and when there are too many distinct
+        values to be worth listing."""
+        if table.enum_proofs is not None:
+            return table.enum_proofs
+        source = table.source
+        cols = [
+            c
+            for c in source.spec.columns
+            if c.enum and source.format == "parquet" and source.kind(c.name) == "string"
+        ]
+        table.enum_proofs = set()
+        if not cols:
+            return table.enum_proofs
+        raw = [_id(f"r__{c.name}") for c in cols]
+        limit = 10_000
+        rows = self.fetch(
+            table,
+            f"SELECT {', '.join(f'grouping({r})' for r in raw)}, {', '.join(raw)} "
+            f"FROM {_id(table.chk)} GROUP BY GROUPING SETS ({', '.join(f'({r})' for r in raw)}) "
+            f"LIMIT {limit + 1}",
+        )
+        if len(rows) > limit:
+            return table.enum_proofs
+        n = len(cols)
+        seen: dict[str, set[Any]] = {c.name: set() for c in cols}
+        for row in rows:
+            for i, col in enumerate(cols):
+                if row[i] == 0:  # grouped by this column
+                    seen[col.name].add(row[n + i])
+        table.enum_proofs = {
+            c.name for c in cols if seen[c.name] and seen[c.name] <= set(c.enum or ())
+        }
+        return table.enum_proofs
 
     def _value_details(self, table: _Table, rules: list[_Rule]) -> None:
         source = table.source
@@ -787,9 +846,8 @@ class _Run:
 
     # ---- balances ---------------------------------------------------------------------
     def _positions(self) -> tuple[str, int] | None:
-        """Per enrollment pair: an id 1…n, open date, new money, close date (earliest unrecovered
-        churn), whether its customer and product exist, and whether it was enrolled in more than
-        one month (then later new money enters the identity: `_Balances.late_money`)."""
+        """Per enrollment pair: an id 1…n, open date, new money of its opening month, close date
+        (earliest unrecovered churn), and whether its customer and product exist."""
         enrollments = self.tables.get("enrollments")
         if enrollments is None:
             return None
@@ -812,69 +870,105 @@ class _Run:
                 )
             else:
                 exists[parent] = ("", "TRUE")
+        # By pair and month first: the opening month's new money is the first month's sum.
+        months = (
+            "SELECT e.customer_id AS c, e.product_id AS p, date_trunc('month', "
+            "e.enrollment_date) AS month, min(e.enrollment_date) AS first_date, "
+            "sum(e.initial_investment) AS money, "
+            f"{exists['customers'][1]} AS c_ok, {exists['products'][1]} AS p_ok "
+            f"FROM {_id(enrollments.chk)} e {exists['customers'][0]} {exists['products'][0]} "
+            "WHERE NOT e._bad AND e.customer_id IS NOT NULL AND e.product_id IS NOT NULL "
+            "GROUP BY ALL"
+        )
         name = self.temp_table(
             enrollments,
             "positions",
             "SELECT row_number() OVER () AS pos_id, q.*, cl.close_date FROM ("
-            "SELECT e.customer_id AS c, e.product_id AS p, min(e.enrollment_date) AS open_date, "
-            "sum(e.initial_investment) AS money, "
-            f"{exists['customers'][1]} AS c_ok, {exists['products'][1]} AS p_ok, "
-            "min(date_trunc('month', e.enrollment_date)) < max(date_trunc('month', "
-            "e.enrollment_date)) AS multi "
-            f"FROM {_id(enrollments.chk)} e {exists['customers'][0]} {exists['products'][0]} "
-            "WHERE NOT e._bad AND e.customer_id IS NOT NULL AND e.product_id IS NOT NULL "
-            f"GROUP BY ALL) q LEFT JOIN ({closes}) cl ON q.c = cl.c AND q.p = cl.p",
+            "SELECT c, p, min(first_date) AS open_date, arg_min(money, month) AS money, "
+            f"bool_and(c_ok) AS c_ok, bool_and(p_ok) AS p_ok FROM ({months}) GROUP BY c, p) q "
+            f"LEFT JOIN ({closes}) cl ON q.c = cl.c AND q.p = cl.p",
         )
         (n,) = self.fetch(enrollments, f"SELECT count(*) FROM {_id(name)}")[0]
         return name, int(n)
 
+    def _late_money(self) -> str | None:
+        """New money of enrollments after a pair's opening month (rare), by pair and month: it
+        enters the identity in its month. None when there is none."""
+        enrollments = self.tables.get("enrollments")
+        if enrollments is None:
+            return None
+        name = self.temp_table(
+            enrollments,
+            "late_money",
+            "SELECT customer_id AS lm_c, product_id AS lm_p, m AS lm_m, sum(initial_investment) "
+            "AS lm_money FROM (SELECT *, year(enrollment_date) * 12 + month(enrollment_date) AS "
+            "m, min(year(enrollment_date) * 12 + month(enrollment_date)) OVER (PARTITION BY "
+            f"customer_id, product_id) AS m0 FROM {_id(enrollments.chk)} WHERE NOT _bad AND "
+            "enrollment_date IS NOT NULL) WHERE m > m0 GROUP BY ALL",
+        )
+        (n,) = self.fetch(enrollments, f"SELECT count(*) FROM {_id(name)}")[0]
+        return name if n else None
+
     def _balances(self, table: _Table) -> None:
+        """Balance rows in one scan: value rules, key order, and, between consecutive rows of a
+        position, the identity and month gaps; each position's first and last rows are matched
+        with its enrollment (foreign key, opening balance, open and close dates). Anything that
+        screen finds at a position's edge is then counted row by row."""
         rules = self._value_rules(table)
         keys = table.source.spec.primary_key
-        number = self._key_number(table, keys)
-        bounds = self._key_bounds(table, keys, number)
         positions = self._positions()
-        enrollments = self.tables.get("enrollments")
-        b = _Balances(
-            table, self.tolerance, rules, number, positions, enrollments.chk if enrollments else ""
-        )
-        fks = [
-            fk
-            for fk in table.source.spec.foreign_keys
-            if fk.table in self.tables and (positions is None or fk.table == "enrollments")
-        ]
-        extra = []
-        joins = []
+        b = _Balances(table, self.tolerance, rules, positions, self._late_money())
+        fks = [fk for fk in table.source.spec.foreign_keys if fk.table in self.tables]
+        extra, joins = [], []
         if positions is None:
+            # Without enrollments, each foreign key is checked on its own.
             for i, fk in enumerate(fks):
                 join, missing = self._fk_join(fk, f"j{i}", "s")
                 joins.append(join)
                 extra.append(f"count(*) FILTER (WHERE {missing})")
         select = [
             "count(*) FILTER (WHERE _bad OR qbad)",
-            "count(*) FILTER (WHERE has_key)",
-            *_key_aggregates(bounds),
-            *b.counts(),
+            *_key_order_aggregates("s."),
+            *b.counts(exact=False),
             *extra,
         ]
         row = self.fetch(
             table, f"SELECT {', '.join(select)} FROM ({b.sql(exact=False)}) s {' '.join(joins)}"
         )[0]
-        n_bad, n_keys = int(row[0] or 0), int(row[1] or 0)
-        counts = dict(zip(b.COUNTS, (int(v or 0) for v in row[6 : 6 + len(b.COUNTS)]), strict=True))
+        n_bad = int(row[0] or 0)
+        counts = dict(zip(b.COUNTS, (int(v or 0) for v in row[3 : 3 + len(b.COUNTS)]), strict=True))
         if n_bad:
             self._value_details(table, rules)
-        if n_keys and not self._keys_unique(table, number, n_keys, bounds, row[2:6]):
-            self._duplicate_keys(table, keys)
+        self._check_keys(table, keys, int(row[1] or 0), int(row[2] or 0))
         if positions is None:
-            for fk, count in zip(fks, row[6 + len(b.COUNTS) :], strict=True):
+            for fk, count in zip(fks, row[3 + len(b.COUNTS) :], strict=True):
                 if count:
                     self._list_orphans(table, fk, int(count))
-        else:
-            self._balance_keys(table, b, counts)
-        self._balance_sequence(table, b, counts, n_bad)
+        fast = (
+            positions is not None
+            and counts["runs"] == counts["run_positions"]
+            and counts["unordered"] == 0
+            and counts["orphans"] == 0
+            and not (n_bad and table.source.format == "csv")
+        )
+        if not fast:
+            row = self.fetch(
+                table, f"SELECT {', '.join(b.counts(exact=True))} FROM ({b.sql(exact=True)})"
+            )[0]
+            counts = dict(zip(b.COUNTS, (int(v or 0) for v in row), strict=True))
+        self._list_balance_rules(table, b, b.sql(exact=not fast), counts, b.SEQUENCE)
+        if positions is None:
+            return
+        edges = sum(counts[k] for k in b.ROWS)
+        if fast and edges:
+            # Found at a position's first or last row: count and list every row.
+            row = self.fetch(table, f"SELECT {', '.join(b.row_counts())} FROM ({b.rows_sql()})")[0]
+            counts = dict(zip(b.ROWS, (int(v or 0) for v in row), strict=True))
+        if edges or not fast:
+            self._balance_keys(table, b, counts, b.rows_sql())
+            self._list_balance_rules(table, b, b.rows_sql(), counts, b.ROW_RULES)
 
-    def _balance_keys(self, table: _Table, b: _Balances, counts: dict[str, int]) -> None:
+    def _balance_keys(self, table: _Table, b: _Balances, counts: dict[str, int], rows: str) -> None:
         """Foreign keys of balance rows, from the join with the positions: a pair with no
         enrollment, or an enrollment whose customer or product does not exist."""
         spec = {fk.table: fk for fk in table.source.spec.foreign_keys}
@@ -888,7 +982,7 @@ class _Run:
                     col = _id(fk.columns[0])
                     (n,) = self.fetch(
                         table,
-                        f"SELECT count(*) FROM ({b.sql(exact=False)}) s ANTI JOIN {_id(keys)} k "
+                        f"SELECT count(*) FROM ({rows}) s ANTI JOIN {_id(keys)} k "
                         f"ON s.{col} = k.{col} WHERE s.pos_id IS NULL AND s.{col} IS NOT NULL "
                         "AND NOT s._bad",
                     )[0]
@@ -898,41 +992,13 @@ class _Run:
             if counts[key] and parent in self.tables:
                 self._list_orphans(table, spec[parent], counts[key])
 
-    def _balance_sequence(
-        self, table: _Table, b: _Balances, counts: dict[str, int], n_bad: int
-    ) -> None:
-        """Identity, gaps, opening, closing. The fast path trusts the scan order when it is
-        proven right: each position's rows form one run (as many runs as distinct positions
-        starting them), dates ascend within runs, and no row is malformed or orphan. Otherwise
-        the rows are sorted per position (exact, slower)."""
-        fast = (
-            b.positions is not None
-            and counts["runs"] == counts["run_positions"]
-            and counts["unordered"] == 0
-            and counts["orphans"] == 0
-            and not (n_bad and table.source.format == "csv")
-        )
-        if not fast:
-            row = self.fetch(table, f"SELECT {', '.join(b.counts())} FROM ({b.sql(exact=True)})")[0]
-            counts = dict(zip(b.COUNTS, (int(v or 0) for v in row), strict=True))
-        exact = not fast
-        s = b.sql(exact=exact)
-        if counts["multi"] and b.late_money_needed:
-            # Positions enrolled in several months: their identity needs the later new money.
-            s_multi = b.sql(exact=True, multi=True)
-            row = self.fetch(table, f"SELECT {', '.join(b.counts())} FROM ({s_multi})")[0]
-            extra = {
-                k: int(v or 0) if k in ("breaks", "first_breaks") else 0
-                for k, v in zip(b.COUNTS, row, strict=True)
-            }
-            listings = [(s, counts), (s_multi, extra)]
-        else:
-            listings = [(s, counts)]
-        for sql, found in listings:
-            self._list_balance_rules(table, b, sql, found)
-
     def _list_balance_rules(
-        self, table: _Table, b: _Balances, s: str, counts: dict[str, int]
+        self,
+        table: _Table,
+        b: _Balances,
+        s: str,
+        counts: dict[str, int],
+        which: tuple[str, ...],
     ) -> None:
         file = table.source.display
         enr = self.sources["enrollments"].display if "enrollments" in self.sources else ""
@@ -945,6 +1011,8 @@ class _Run:
             ("after_close", "balance-after-close", "date"),
         ]
         for key, rule, column in specs:
+            if key not in which:
+                continue
             total = counts[key]
             if not total:
                 continue
@@ -952,7 +1020,7 @@ class _Run:
                 table,
                 "SELECT _file, _row, customer_id, product_id, date, balance, p_b, p__row, "
                 "expected, expected_first, money, p_d, m - p_m, open_date, close_date "
-                f"FROM ({s}) WHERE {b.conditions[key]} ORDER BY _file, _row LIMIT {self.limit}",
+                f"FROM ({s}) WHERE {b.condition(key, s)} ORDER BY _file, _row LIMIT {self.limit}",
             )
             for (
                 f,
@@ -1073,7 +1141,32 @@ def _not_null(columns: Iterable[str], prefix: str = "") -> str:
 
 def _quick_any(rules: list[_Rule]) -> str:
     """A condition true on every row some rule (not already proven by statistics) may flag."""
-    return " OR ".join(["_bad", *(f"({r.quick})" for r in rules if not r.proven)])
+    quick = dict.fromkeys(f"({r.quick})" for r in rules if not r.proven)
+    return " OR ".join(["_bad", *quick])
+
+
+def _key_order_columns(keys: tuple[str, ...]) -> list[str]:
+    """Scan columns for the key-order proof: the key, and the previous row's key, record number
+    and file (in scan order)."""
+    key = _key_sql(keys)
+    return [
+        f"{key} AS k",
+        "_row",
+        "_file",
+        f"lag({key}) OVER () AS p_k",
+        "lag(_row) OVER () AS p_row",
+        "lag(_file) OVER () AS p_file",
+    ]
+
+
+def _key_order_aggregates(prefix: str = "") -> list[str]:
+    """(rows with a whole key, rows breaking "strictly increasing keys in file order")."""
+    p = prefix
+    return [
+        f"count({p}k)",
+        f"count(*) FILTER (WHERE {p}k IS NULL OR ({p}p_row IS NOT NULL AND ({p}_row <> "
+        f"{p}p_row + 1 OR {p}_file <> {p}p_file OR {p}p_k IS NULL OR {p}k <= {p}p_k)))",
+    ]
 
 
 def _key_aggregates(bounds: tuple[int, int] | None, n: str = "n") -> list[str]:
@@ -1092,144 +1185,162 @@ def _key_aggregates(bounds: tuple[int, int] | None, n: str = "n") -> list[str]:
 
 
 class _Balances:
-    """SQL for the balance checks: one scan in file order (or, exact, per position by date).
+    """SQL for the balance checks.
 
-    Each row gets the previous row's customer, product, month, date, balance, flow and row number
-    (``p_c`` … ``p__row``) and its position's enrollment facts (``pos_id``, ``open_date``,
-    ``money``, ``close_date``, …). ``same`` marks rows whose previous row is of the same position.
-    The identity: ``balance = previous balance + this month's flows`` (month-to-date flows; a
-    second row in one month: ``previous balance − its flows + these flows``); a position's first
-    row: ``balance = initial investment + its flows``.
+    `sql` gives every row with the previous row's customer, product, month, date, balance, flow
+    and record number (``p_c`` … ``p__row``): the previous row in the scan (fast path) or in
+    (date, row) order within the position (exact). ``same`` marks rows whose previous row is of
+    the same position. The identity: ``balance = previous balance + this month's flows``
+    (month-to-date flows; a second row in one month: ``previous balance − its flows + these
+    flows``), plus the new money of a later enrollment in its month; a position's first row:
+    ``balance = new money of the opening month + its flows``. In the fast path only a
+    position's first and last rows are joined with its enrollment facts (``pos_id``,
+    ``open_date``, ``money``, ``close_date``, ``c_ok``, ``p_ok``): what they show is then counted
+    over every row by `rows_sql`, which needs no order.
     """
 
-    COUNTS = (
-        "runs",
-        "run_positions",
-        "orphans",
-        "bad_customer",
-        "bad_product",
-        "unordered",
-        "breaks",
-        "first_breaks",
-        "gaps",
-        "before_open",
-        "after_close",
-        "multi",
-    )
+    SEQUENCE = ("runs", "run_positions", "unordered", "breaks", "first_breaks", "gaps")
+    ROWS = ("orphans", "bad_customer", "bad_product", "before_open", "after_close")
+    ROW_RULES = ("before_open", "after_close")
+    COUNTS = SEQUENCE + ROWS
 
     def __init__(
         self,
         table: _Table,
         tolerance: float,
         rules: list[_Rule],
-        number: str,
         positions: tuple[str, int] | None,
-        enrollments_chk: str = "",
+        late_money: str | None,
     ):
         self.table = table
         self.positions = positions
-        self.enrollments_chk = enrollments_chk
         self.rules = rules
-        self.number = number
-        self.late_money_needed = positions is not None
+        self.late_money = late_money
+        self.single_file = len(table.source.parts) <= 1
         tol = repr(float(tolerance))
-        first = "(p_c IS NULL OR NOT same)"
-        self.conditions = {
-            "runs": "NOT same AND pos_id IS NOT NULL AND NOT _bad",
+        self.sequence = {
+            "runs": "start AND pos_id IS NOT NULL AND NOT _bad",
+            "unordered": "same AND date <= p_d",
+            "breaks": f"same AND m - p_m <= 1 AND date > p_d AND abs(balance - expected) > {tol}",
+            "first_breaks": "start AND pos_id IS NOT NULL AND NOT _bad "
+            f"AND abs(balance - expected_first) > {tol}",
+            "gaps": "same AND m - p_m > 1",
+        }
+        self.rows = {
             "orphans": "pos_id IS NULL AND customer_id IS NOT NULL AND product_id IS NOT NULL "
             "AND NOT _bad",
             "bad_customer": "pos_id IS NOT NULL AND NOT c_ok",
             "bad_product": "pos_id IS NOT NULL AND NOT p_ok",
-            "unordered": "same AND date <= p_d",
-            "breaks": "same AND NOT multi_ AND m - p_m <= 1 AND date > p_d "
-            f"AND abs(balance - expected) > {tol}",
-            "first_breaks": f"{first} AND pos_id IS NOT NULL AND NOT multi_ AND NOT _bad "
-            f"AND abs(balance - expected_first) > {tol}",
-            "gaps": "same AND m - p_m > 1",
             "before_open": "pos_id IS NOT NULL AND date < open_date",
             "after_close": "pos_id IS NOT NULL AND date > close_date",
-            "multi": "multi_",
         }
 
-    def counts(self) -> list[str]:
+    def condition(self, key: str, sql: str) -> str:
+        return self.sequence.get(key) or self.rows[key]
+
+    def counts(self, exact: bool) -> list[str]:
+        """Aggregates, in COUNTS order, over `sql(exact)`. In the fast path the row rules only
+        screen the first and last rows (``orphans``: positions starting a run)."""
         out = []
         n_pos = self.positions[1] if self.positions else 0
         for key in self.COUNTS:
             if key == "run_positions":
                 out.append(
-                    f"bit_count(bitstring_agg(pos_id, 1, {max(n_pos, 1)}) FILTER (WHERE "
-                    f"{self.conditions['runs']}))"
+                    f"bit_count(bitstring_agg(pos_id, 1, {n_pos}) FILTER (WHERE "
+                    f"{self.sequence['runs']}))"
                     if n_pos
                     else "0"
                 )
+            elif key == "orphans" and not exact:
+                out.append(f"count(*) FILTER (WHERE start AND {self.rows['orphans']})")
             else:
-                out.append(f"count(*) FILTER (WHERE {self.conditions[key]})")
+                out.append(f"count(*) FILTER (WHERE {self.condition(key, '')})")
         return out
 
-    def sql(self, exact: bool, multi: bool = False) -> str:
-        """The rows with their previous row and position facts; `multi` restricts to positions
-        enrolled in several months and adds their later new money to the identity."""
+    def row_counts(self) -> list[str]:
+        return [f"count(*) FILTER (WHERE {self.rows[k]})" for k in self.ROWS]
+
+    def _base(self, where: str = "") -> str:
         chk = _id(self.table.chk)
-        base = (
+        file = "_file" if not self.single_file else "NULL::VARCHAR AS _file_"
+        del file
+        return (
             f"SELECT _file, _row, _bad, customer_id, product_id, date, balance, {_FLOW} AS f, "
             "year(date) * 12 + month(date) AS m, "
-            f"{_not_null(self.table.source.spec.primary_key)} AS has_key, {self.number} AS n, "
-            f"({_quick_any(self.rules)}) AS qbad FROM {chk}"
+            f"{_key_sql(self.table.source.spec.primary_key)} AS k, "
+            f"({_quick_any(self.rules)}) AS qbad FROM {chk}{where}"
         )
+
+    def _join_positions(self, rows: str, key: str) -> str:
+        if self.positions is None:
+            return (
+                "SELECT *, NULL::BIGINT AS pos_id, NULL::DATE AS open_date, NULL::DOUBLE AS money, "
+                "NULL::DATE AS close_date, TRUE AS c_ok, TRUE AS p_ok "
+                f"FROM ({rows})"
+            )
+        pos = _id(self.positions[0])
+        return (
+            "SELECT s.*, pos.pos_id, pos.open_date, pos.money, pos.close_date, pos.c_ok, "
+            f"pos.p_ok FROM ({rows}) s LEFT JOIN {pos} pos ON {key} = pos.c "
+            "AND s.product_id = pos.p"
+        )
+
+    def sql(self, exact: bool) -> str:
         if exact:
-            base += (
+            where = (
                 " WHERE NOT _bad AND customer_id IS NOT NULL AND product_id IS NOT NULL AND "
                 "date IS NOT NULL"
             )
             window = "(PARTITION BY customer_id, product_id ORDER BY date, _row)"
         else:
-            window = "()"
+            where, window = "", "()"
         lags = {"c": "customer_id", "p": "product_id", "m": "m", "d": "date", "b": "balance",
-                "f": "f", "_row": "_row", "bad": "_bad"}  # fmt: skip
-        lagged = ", ".join(f"lag({x}) OVER {window} AS p_{n}" for n, x in lags.items())
-        s = f"SELECT *, {lagged} FROM ({base})"
-        if self.positions is not None:
-            pos = _id(self.positions[0])
-            s = (
-                f"SELECT s.*, pos.pos_id, pos.open_date, pos.money, pos.close_date, pos.c_ok, "
-                f"pos.p_ok, coalesce(pos.multi, FALSE) AS multi_ FROM ({s}) s LEFT JOIN {pos} pos "
-                "ON s.customer_id = pos.c AND s.product_id = pos.p"
-            )
+                "f": "f", "_row": "_row", "bad": "_bad", "k": "k", "row": "_row"}  # fmt: skip
+        if not self.single_file:
+            lags["file"] = "_file"
+        cols = [f"lag({x}) OVER {window} AS p_{n}" for n, x in lags.items()]
+        if self.single_file:
+            cols.append("_file AS p_file")
+        if not exact:
+            cols += [
+                f"lead(customer_id) OVER {window} AS n_c",
+                f"lead(product_id) OVER {window} AS n_p",
+            ]
+        s = f"SELECT *, {', '.join(cols)} FROM ({self._base(where)})"
+        same = "(customer_id = p_c AND product_id = p_p AND NOT _bad AND NOT p_bad) IS TRUE"
+        if exact:
+            s = f"SELECT *, {same} AS same, NOT {same} AS start, TRUE AS edge FROM ({s})"
+            s = self._join_positions(s, "s.customer_id")
         else:
+            last = "NOT (customer_id = n_c AND product_id = n_p) IS TRUE"
             s = (
-                "SELECT *, NULL::BIGINT AS pos_id, NULL::DATE AS open_date, NULL::DOUBLE AS money, "
-                "NULL::DATE AS close_date, TRUE AS c_ok, TRUE AS p_ok, FALSE AS multi_ "
+                f"SELECT *, {same} AS same, NOT {same} AS start, NOT {same} OR {last} AS edge "
                 f"FROM ({s})"
             )
+            # Only a position's first and last rows look up its enrollment facts.
+            s = self._join_positions(s, "CASE WHEN s.edge THEN s.customer_id END")
         late = "0"
-        first_money = "money"
-        if multi:
-            enrollments = _id(self.enrollments_chk)
+        if self.late_money is not None:
             s = (
-                f"SELECT s.*, coalesce(lm.money_m, 0) AS late, coalesce(fm.money_to, 0) AS money_to "
-                f"FROM ({s}) s "
-                "LEFT JOIN (SELECT customer_id AS lc, product_id AS lp, "
-                "year(enrollment_date) * 12 + month(enrollment_date) AS lm_m, "
-                "sum(initial_investment) AS money_m FROM "
-                f"{enrollments} WHERE NOT _bad GROUP BY ALL) lm ON s.customer_id = lm.lc AND "
-                "s.product_id = lm.lp AND s.m = lm.lm_m "
-                "LEFT JOIN LATERAL (SELECT sum(initial_investment) AS money_to FROM "
-                f"{enrollments} e WHERE NOT e._bad AND e.customer_id = s.customer_id AND "
-                "e.product_id = s.product_id AND year(e.enrollment_date) * 12 + "
-                "month(e.enrollment_date) <= s.m) fm ON TRUE WHERE s.multi_"
+                f"SELECT s.*, coalesce(lm.lm_money, 0) AS late_ FROM ({s}) s LEFT JOIN "
+                f"{_id(self.late_money)} lm ON s.customer_id = lm.lm_c AND s.product_id = lm.lm_p "
+                "AND s.m = lm.lm_m"
             )
-            late = "late"
-            first_money = "money_to"
-        same = "(customer_id = p_c AND product_id = p_p AND NOT _bad AND NOT p_bad) IS TRUE"
-        s = (
-            f"SELECT *, {same} AS same, "
-            f"CASE WHEN m = p_m THEN p_b - p_f + f ELSE p_b + f + {late} END AS expected, "
-            f"{first_money} + f AS expected_first FROM ({s})"
+            late = "late_"
+        return (
+            "SELECT *, CASE WHEN m = p_m THEN p_b - p_f + f "
+            f"ELSE p_b + f + {late} END AS expected, money + f + {late} AS expected_first "
+            f"FROM ({s})"
         )
-        if multi:
-            # Within the restricted scan, the multi-month positions are the ones to check.
-            s = f"SELECT * REPLACE (FALSE AS multi_) FROM ({s})"
-        return s
+
+    def rows_sql(self) -> str:
+        """Every row joined with its position's facts (no order needed)."""
+        s = (
+            f"SELECT *, NULL::DOUBLE AS p_b, NULL::BIGINT AS p__row, NULL::DOUBLE AS expected, "
+            "NULL::DOUBLE AS expected_first, NULL::DATE AS p_d, NULL::BIGINT AS p_m "
+            f"FROM ({self._base()})"
+        )
+        return self._join_positions(s, "s.customer_id")
 
 
 @dataclass(frozen=True)
