@@ -24,8 +24,11 @@ def connect(config: Config | None = None, engine: str | None = None) -> ibis.Bas
     """Open an ibis connection for the configured engine."""
     name = engine or (config.engine.name if config else "duckdb")
     if name == "duckdb":
-        # Spill files go to a private temporary folder, not `.tmp` in the user's folder.
-        return ibis.duckdb.connect(temp_directory=str(_spill_dir()))
+        # Spill files go to a private temporary folder, not `.tmp` in the user's folder; no
+        # progress bar of DuckDB's own on stdout (it would break `--format json` output).
+        con = ibis.duckdb.connect(temp_directory=str(_spill_dir()))
+        con.raw_sql("SET enable_progress_bar = false")
+        return con
     if name == "spark":
         # Imported here: pyspark is an optional extra, and DuckDB users never pay for it.
         from finrep.engine_spark import connect_spark
