@@ -327,7 +327,7 @@ def customer_growth(counts: CustomerCounts, period: Period) -> Visual:
         title="Customer growth drivers",
         caption=(
             f"Active customers from {period.opening:%b %Y} to {period.end:%b %Y}: new customers "
-            "still active, churned, other (re-activations)."
+            "still active, churned; Other: re-activations and customers who joined and left."
         ),
         kind="waterfall",
         data=data,

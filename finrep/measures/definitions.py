@@ -133,7 +133,9 @@ BASE: tuple[Definition, ...] = (
         "customer_growth",
         "Customer growth drivers",
         "Active customers before the period, plus new customers still active at its end, "
-        "minus churned customers; any difference (customers re-activated) is shown as Other.",
+        "minus churned customers; what that leaves unexplained is shown as Other: customers "
+        "re-activated in the period, and new customers who churned within it (they count "
+        "as churned but not as new customers still active).",
     ),
     _D(
         "retention_cohorts",

@@ -199,6 +199,7 @@ def test_active_customers_follow_the_growth_identity(measured, plain):
         assert -(joined_and_left + lost_on_s) <= other <= reactivated + joined_and_left
 
 
+@pytest.mark.slow
 def test_product_returns_are_finite_and_forecast_runs(small_data):
     pack = build_pack(small_data, "2024-12")
     matrix = pack.page("products").visual("product_matrix").data

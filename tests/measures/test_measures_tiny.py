@@ -283,6 +283,7 @@ def test_filtered_by_category_counts_customers_holding_it():
     assert k["return_period"].value == approx(-11 / 11004.5)
 
 
+@pytest.mark.slow
 def test_filters_partition_the_flows():
     total = compute(DATA, "2024-Q1").kpis
     parts = [
