@@ -8,7 +8,6 @@ an empty frame and a note instead of failing.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -17,8 +16,7 @@ import pandas as pd
 
 import finrep
 from finrep.config import Config, load_config
-from finrep.engine import execute
-from finrep.errors import FinrepError
+from finrep.errors import DataError
 from finrep.filters import Filters
 from finrep.measures import assets, customers, products
 from finrep.measures.definitions import all_definitions
@@ -31,47 +29,16 @@ from finrep.pack import (
     Pack,
     Page,
     RunInfo,
-    SourceFile,
     Visual,
 )
 from finrep.period import Period
-from finrep.sources import Tables
+from finrep.sources import Tables, source_files
 
 Progress = Callable[[str, int, int], None]
 
 
 def _silent(step: str, done: int, total: int) -> None:
     return None
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def source_files(tables: Tables) -> tuple[SourceFile, ...]:
-    """The files the tables were read from, with row counts and SHA-256 (Run information)."""
-    try:
-        from finrep.sources import source_files as data_layer_source_files
-    except ImportError:
-        data_layer_source_files = None
-    if data_layer_source_files is not None:
-        return tuple(data_layer_source_files(tables))
-    out = []
-    for name, path in tables.files.items():
-        path = Path(path)
-        try:
-            rel = str(path.relative_to(tables.data_dir))
-        except ValueError:
-            rel = path.name
-        sha = _sha256(path) if path.is_file() else ""
-        rows = int(execute(tables[name].count()))
-        fmt = "parquet" if path.suffix == ".parquet" or path.is_dir() else "csv"
-        out.append(SourceFile(table=name, path=rel, rows=rows, sha256=sha, format=fmt))
-    return tuple(out)
 
 
 def _fact_tables(run: MeasureRun) -> dict[str, pd.DataFrame]:
@@ -193,7 +160,7 @@ def build_pack(
     try:
         sources = source_files(tables)
     except OSError as exc:
-        raise FinrepError(f"{tables.data_dir}: cannot read the source files ({exc})") from None
+        raise DataError(f"{tables.data_dir}: cannot read the source files ({exc})") from None
     return Pack(
         company=config.company.name,
         title=config.report.title,

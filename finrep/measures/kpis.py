@@ -166,10 +166,9 @@ def open_tables(data: Tables | str | Path, config: Config) -> Tables:
     configured engine."""
     if isinstance(data, Tables):
         return data
-    from finrep.engine import connect
-    from finrep.sources import load_tables
+    from finrep.sources import load
 
-    return load_tables(connect(config), data)
+    return load(data, config)
 
 
 def resolve_period(period: str | Period | None, coverage: Coverage) -> Period:
