@@ -34,7 +34,7 @@ from finrep.engine import execute
 from finrep.errors import DataError
 from finrep.measures.context import MeasureContext
 from finrep.period import Period
-from finrep.schema import ISSUE_REASONS
+from finrep.schema import ISSUE_REASONS, STATE_REGION
 
 EXCEL_MAX_ROWS = 1_048_576  # rows per worksheet, the header row included
 FCR_DAYS = 7  # MEASURES.md: "within 7 days" means d−7 ≤ date ≤ d+7
@@ -278,10 +278,41 @@ _POSITION_PARTS = ("aum", "new_money", "contributions", "withdrawals", "investme
                    "fees", "open_delta", "active_delta")  # fmt: skip
 
 
+# Dimensions that follow from another one in the grain: grouped by the key alone (fewer,
+# shorter group keys over tens of millions of rows), then looked up on the small result.
+_FOLLOWS = {"product": "product_id", "category": "product_id", "risk_level": "product_id",
+            "region": "state"}  # fmt: skip
+
+
 def _positions(ctx: MeasureContext, window: Period, dims: list[str]) -> pd.DataFrame:
-    """Snapshot flows, new money and open/active events in ONE query: the positions (and
-    their close dates, a pass over every balance row) are computed once, not per part."""
+    """Snapshot flows, new money, and open/active events: four small aggregates (the
+    positions they start from are materialised once by the context), combined here."""
+    wanted = dims
+    dims = [d for d in dims if _FOLLOWS.get(d) not in dims]
     attrs = _fill_dims(_position_attributes(ctx), dims)
+    out = _position_rows(ctx, window, attrs, dims)
+    followers = [d for d in wanted if d not in dims]
+    if followers and not out.empty:
+        lookups = {}
+        if "product_id" in dims and any(_FOLLOWS[d] == "product_id" for d in followers):
+            cols = [d for d in followers if _FOLLOWS[d] == "product_id"]
+            lookups["product_id"] = execute(
+                _fill_dims(_position_attributes(ctx), cols).select("product_id", *cols).distinct()
+            ).drop_duplicates("product_id")
+        if "region" in followers:
+            lookups["state"] = pd.DataFrame(
+                {"state": list(STATE_REGION), "region": list(STATE_REGION.values())}
+            )
+        for key, table in lookups.items():
+            out = out.merge(table, on=key, how="left")
+    for d in followers:
+        out[d] = out[d].fillna("Unknown") if d in out.columns else pd.Series(dtype="object")
+    return out[["month", *wanted, *[m.name for m in _MEASURES[POSITIONS]]]]
+
+
+def _position_rows(
+    ctx: MeasureContext, window: Period, attrs: ir.Table, dims: list[str]
+) -> pd.DataFrame:
     keys = ["month", *dims]
     pair = ["customer_id", "product_id"]
     by_pair = attrs.select(*dict.fromkeys([*pair, *dims]))  # product_id may be a dimension
@@ -297,20 +328,20 @@ def _positions(ctx: MeasureContext, window: Period, dims: list[str]) -> pd.DataF
     cust = _customer_events(events, dims)
     active = cust.group_by(keys).aggregate(active_delta=cust.delta.sum())
 
-    def common(t: ir.Table) -> ir.Table:
-        return t.select(
-            *keys,
-            **{
-                c: (t[c] if c in t.columns else ibis.literal(0)).cast("float64")
-                for c in _POSITION_PARTS
-            },
-        )
-
-    u = common(snaps).union(common(new_money)).union(common(opened)).union(common(active))
-    rows = execute(u)
+    # Separate queries: one union of the four made DuckDB plan the shared parts worse
+    # (3× the memory at a million customers).
+    parts = [execute(t) for t in (snaps, new_money, opened, active)]
+    for part in parts:
+        for c in _POSITION_PARTS:
+            if c not in part.columns:
+                part[c] = 0.0
     measures = [m.name for m in _MEASURES[POSITIONS]]
-    if rows.empty:
+    frames = [p[[*keys, *_POSITION_PARTS]] for p in parts if not p.empty]
+    if not frames:
         return pd.DataFrame(columns=[*keys, *measures])
+    rows = pd.concat(frames, ignore_index=True)
+    for c in _POSITION_PARTS:
+        rows[c] = pd.to_numeric(rows[c]).astype("float64").fillna(0.0)
     rows["month"] = pd.to_datetime(rows["month"])
     flows = rows.groupby(keys, dropna=False, sort=False)[list(_POSITION_PARTS[:6])].sum()
     months = window.month_starts

@@ -252,6 +252,17 @@ def test_active_customers_are_distinct_within_a_row(tiny_dir, config):
     }  # fmt: skip
 
 
+def test_filters_that_match_nothing_give_empty_typed_tables(tiny_dir, config):
+    out = _facts(tiny_dir, config, Filters.of(segment=["Ultra High Net Worth"]))
+    for name, frame in out.items():
+        assert frame.empty, name
+    pos = out["fact_positions_monthly"]
+    assert list(pos.columns[:8]) == [
+        "month", "product_id", "product", "category", "segment", "region", "state", "channel"
+    ]  # fmt: skip
+    assert str(pos["month"].dtype) == "datetime64[ns]"
+
+
 def test_unknown_dimension_is_refused(tiny_dir, config):
     bad = config.with_overrides(xlsx={"service_grain": ["month", "colour"]})
     with pytest.raises(DataError, match=r"xlsx.service_grain: unknown dimension 'colour'"):
