@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import types
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,7 @@ INSTALL_HINT = "install it with: pip install -e '.[spark]' (or pip install 'finr
 MIN_JAVA = 17
 # A CSV file read with multiLine=True is parsed by one task; above this size, split it.
 _MULTILINE_MAX_BYTES = 256 * 2**20
+_JAVA_CHARSETS = {"utf-8": "UTF-8", "utf-16": "UTF-16", "latin-1": "ISO-8859-1"}
 
 _lock = threading.Lock()
 _session: Any = None  # the process's one pyspark SparkSession (classic or Connect)
@@ -78,21 +80,46 @@ def connect_spark(config: Config | None = None) -> ibis.BaseBackend:
     """
     ibis_pyspark = _import_ibis_pyspark()
     session = spark_session(config)
-    try:
-        isolated = session.newSession()
-    except Exception:  # Spark Connect: one server-side session per client is the norm
-        isolated = session
+    remote = _is_connect(session)
+    # Spark Connect: one server-side session per client (view names are unique anyway).
+    isolated = session if remote else session.newSession()
     _quiet_python_warnings()
-    return ibis_pyspark.connect(isolated)
+    backend = ibis_pyspark.connect(isolated)
+    if remote:
+        backend._create_cached_table = types.MethodType(_cache_on_connect, backend)
+    return backend
 
 
-def read_spark(con: ibis.BaseBackend, path: Path, table_name: str) -> ibis.Table:
+def _is_connect(session: Any) -> bool:
+    return type(session).__module__.startswith("pyspark.sql.connect")
+
+
+def _cache_on_connect(self: Any, name: str, expr: Any) -> Any:
+    """ibis' `Table.cache()` for Spark Connect sessions. ibis asserts ``DataFrame.is_cached``
+    right after ``cache()``, which a Connect DataFrame does not report; the cache itself
+    works the same."""
+    frame = self._session.sql(self.compile(expr)).cache()
+    frame.createTempView(name)
+    self._cached_dataframes[name] = frame
+    return self.table(name)
+
+
+def read_spark(
+    con: ibis.BaseBackend,
+    path: Path,
+    table_name: str,
+    *,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+) -> ibis.Table:
     """One table as Spark reads it: a CSV file (every column text, for the caller to type), a
     Parquet file, or a folder of Parquet files (hive-partitioned, e.g. ``year_month=2024-01``;
     partition columns come along as text).
 
-    CSV follows RFC 4180 (``""`` inside quotes). Quoted fields may hold line breaks in files
-    up to 256 MB; larger files are split across cores, which needs one record per line.
+    CSV follows RFC 4180 (``""`` inside quotes), with the `delimiter` and `encoding` (DuckDB's
+    names: utf-8, utf-16, latin-1) the data layer detected. Quoted fields may hold line breaks
+    in files up to 256 MB; larger files are split across cores, which needs one record per
+    line.
     """
     path = Path(path)
     if path.is_dir() or path.suffix == ".parquet":
@@ -103,6 +130,8 @@ def read_spark(con: ibis.BaseBackend, path: Path, table_name: str) -> ibis.Table
         table_name=table_name,
         header=True,
         inferSchema=False,
+        sep=delimiter,
+        encoding=_JAVA_CHARSETS.get(encoding.lower(), encoding),
         escape='"',
         multiLine=multiline,
         mode="FAILFAST",
@@ -216,7 +245,8 @@ def _start(master: str, remote: str) -> Any:
     _quiet_python_warnings()
     if remote:
         try:
-            return SparkSession.builder.remote(remote).getOrCreate()
+            session = SparkSession.builder.remote(remote).getOrCreate()
+            _probe_connect(session)
         except ImportError as exc:
             raise ConfigError(
                 f"Spark Connect needs its client libraries ({exc}); {INSTALL_HINT}"
@@ -226,6 +256,7 @@ def _start(master: str, remote: str) -> Any:
                 f"cannot reach the Spark Connect server {remote} ({_first_line(exc)}); check "
                 "engine.spark_remote (sc://host:15002) and that the server is running"
             ) from None
+        return session
 
     version = java_version()
     if version < MIN_JAVA:
@@ -246,6 +277,20 @@ def _start(master: str, remote: str) -> Any:
         ) from None
     session.sparkContext.setLogLevel("ERROR")
     return session
+
+
+def _probe_connect(session: Any) -> None:
+    """One round trip to the server, giving up after a few seconds rather than the client's
+    default of retrying for 10 minutes; the default retries are kept for the run itself."""
+    from pyspark.sql.connect.client.retries import DefaultPolicy
+
+    client = session.client
+    policies = client.get_retry_policies()
+    client.set_retry_policies([DefaultPolicy(max_retries=3, max_backoff=4000)])
+    try:
+        session.version  # noqa: B018 (the round trip is the point)
+    finally:
+        client.set_retry_policies(policies)
 
 
 def _settings(master: str) -> dict[str, str]:

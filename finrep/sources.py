@@ -660,7 +660,8 @@ def read_raw(con: ibis.BaseBackend, source: Source, *, validating: bool = False)
     if con.name == "pyspark":
         from finrep.engine_spark import read_spark
 
-        raw = read_spark(con, source.path, f"src_{source.table}_{next(_view_counter)}")
+        raw = read_spark(con, source.path, f"src_{source.table}_{next(_view_counter)}",
+                         delimiter=source.delimiter, encoding=source.encoding)  # fmt: skip
         return raw.select(
             **{
                 c: raw[source.stored_name(c)]

@@ -161,6 +161,17 @@ def test_csv_quotes_commas_and_line_breaks(spark_con, tmp_path):
     assert rows["last_name"].tolist() == ['O"Brien', "Plain", "Blank"]
 
 
+def test_csv_semicolons_and_latin1(spark_con, tmp_path):
+    from finrep.engine_spark import read_spark
+
+    path = tmp_path / "advisors.csv"
+    path.write_bytes("advisor_id;office_location\nA1;Montréal\nA2;\"Köln; Mitte\"\n"
+                     .encode("latin-1"))  # fmt: skip
+    rows = read_spark(spark_con, path, "t_latin1", delimiter=";", encoding="latin-1")
+    rows = rows.order_by("advisor_id").execute()
+    assert rows["office_location"].tolist() == ["Montréal", "Köln; Mitte"]
+
+
 # ---- clear errors ---------------------------------------------------------------------------
 
 
