@@ -9,6 +9,7 @@ file and an earlier pack of the same name survives intact.
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -115,13 +116,17 @@ def _validate_and_build(data_dir, period, filters, config, allow_invalid, option
 
     from finrep.pack import build_pack
 
+    extra: dict[str, Any] = {}
+    if "facts" in inspect.signature(build_pack).parameters:
+        # The workbook's fact tables are most of the work at scale; a PDF does not use them.
+        extra["facts"] = "xlsx" in str(options.get("formats", ""))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finrep-validate") as pool:
         checking = pool.submit(validate_data, data_dir, config, allow_invalid, progress)
         pack: Pack | None = None
         failure: BaseException | None = None
         try:
             pack = build_pack(data_dir, period, filters, config, findings=(),
-                              progress=progress, options=options)  # fmt: skip
+                              progress=progress, options=options, **extra)  # fmt: skip
         except Exception as exc:  # reported after validation has had its say
             failure = exc
         findings = checking.result()
