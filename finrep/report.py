@@ -117,7 +117,9 @@ def _validate_and_build(data_dir, period, filters, config, allow_invalid, option
     from finrep.pack import build_pack
 
     extra: dict[str, Any] = {}
-    if "facts" in inspect.signature(build_pack).parameters:
+    from finrep import pack_builder
+
+    if "facts" in inspect.signature(pack_builder.build_pack).parameters:
         # The workbook's fact tables are most of the work at scale; a PDF does not use them.
         extra["facts"] = "xlsx" in str(options.get("formats", ""))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finrep-validate") as pool:
