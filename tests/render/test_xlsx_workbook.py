@@ -365,3 +365,43 @@ def test_dates_are_real_dates(wb):
     assert len(months) >= 30 + 24  # forecast x and net-flows x
     assert all(isinstance(m, datetime) and m.day == 1 for m in months)
     assert date(2025, 6, 1) in [m.date() for m in months]  # last forecast month
+
+
+@pytest.fixture(scope="module")
+def pdf_text(sample_pack, config) -> str:
+    import io
+
+    import pypdf
+
+    from finrep.render.pdf import render_pdf
+    from finrep.render.theme import Theme
+
+    data = render_pdf(sample_pack, Theme.from_config(config))
+    return "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(data)).pages)
+
+
+def test_every_kpi_cell_reads_as_the_pdf_prints_it(wb, sample_pack, pdf_text):
+    """The workbook's KPI cells, displayed through their number formats, appear in the
+    text of the PDF rendered from the same pack (values and both changes)."""
+    checked = 0
+    for page in sample_pack.pages:
+        ws = wb[page.title]
+        rows = _kpi_rows(ws)
+        for k in page.kpis:
+            r = rows[k.label]
+            shown = _shown(ws.cell(r, 3))
+            assert shown in pdf_text, (page.title, k.key, shown)
+            for col in (4, 6):  # vs previous, vs last year
+                assert ws.cell(r, col).value in pdf_text, (page.title, k.key, col)
+            checked += 1
+    assert checked == sum(len(p.kpis) for p in sample_pack.pages)
+
+
+def test_state_tiles_follow_the_pdf_map_layout():
+    from finrep.render.charts import STATE_TILES as PDF_TILES
+    from finrep.render.xlsx_visuals import STATE_TILES
+    from finrep.schema import STATES
+
+    assert STATE_TILES == PDF_TILES
+    assert sorted(STATE_TILES) == sorted(STATES)
+    assert len(set(STATE_TILES.values())) == len(STATES)  # one tile per state
