@@ -103,7 +103,8 @@ _MEASURES: dict[str, tuple[FactColumn, ...]] = {
         FactColumn("investment_returns", "currency", "Investment returns in the month (may be "
                    "negative)."),
         FactColumn("fees", "currency", "Fees charged in the month."),
-        FactColumn("open_positions", "count", "Positions open at the month end."),
+        FactColumn("open_positions", "count", "Positions open at the month end (a stock: do "
+                   "not add months together)."),
         FactColumn("active_customers", "count", "Distinct customers with a position of this "
                    "row open at the month end (not additive across rows)."),
     ),

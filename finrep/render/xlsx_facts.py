@@ -10,6 +10,10 @@ xlsxwriter would type them: numbers as numbers, dates as date serials with a dat
 text as shared strings (xlsxwriter's table, which escapes them), so data can never turn into
 a formula or a link.
 
+xlsxwriter's ``constant_memory`` mode is not used: it cannot make Tables (``add_table`` is
+refused in that mode), and it writes every string inline, which makes the file larger. The
+rows here are rendered in chunks of `CHUNK_ROWS`, so memory stays bounded anyway.
+
 Data cells carry no ``r`` (reference) attribute: it is optional in SpreadsheetML (ECMA-376
 §18.3.1.4) and Excel, LibreOffice, openpyxl and pandas read cells in document order; left
 out, the file is less than half the size (deflate cannot compress the ever-changing
