@@ -358,7 +358,9 @@ class MeasureContext:
         column = "balance_end" if m == end else "balance_year_ago"
         st = self.balance_stats
         fast = st.filter(~st.several_rows & st[column].notnull())
-        fast = fast.select(*keys, balance=fast[column]).semi_join(self.positions, keys)
+        fast = fast.select(*keys, balance=fast[column])
+        if not (self.filters.is_empty and self._no_orphan_balances):
+            fast = fast.semi_join(self.positions, keys)
         if not self._has_several:
             return fast
         b = self.balances
