@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 
 import ibis
 import ibis.expr.types as ir
@@ -33,11 +32,11 @@ from finrep.config import Config
 from finrep.engine import execute
 from finrep.errors import DataError
 from finrep.measures.context import MeasureContext
+from finrep.measures.service import flagged_contacts
 from finrep.period import Period
 from finrep.schema import ISSUE_REASONS, STATE_REGION
 
 EXCEL_MAX_ROWS = 1_048_576  # rows per worksheet, the header row included
-FCR_DAYS = 7  # MEASURES.md: "within 7 days" means d−7 ≤ date ≤ d+7
 
 POSITIONS = "fact_positions_monthly"
 SERVICE = "fact_service_monthly"
@@ -366,23 +365,9 @@ def _fill_dims(t: ir.Table, dims: list[str]) -> ir.Table:
 
 # ---- service --------------------------------------------------------------------------------
 def _service(ctx: MeasureContext, window: Period, dims: list[str]) -> ir.Table:
-    """First contacts look ±7 days around each contact, across every channel (a phone call
-    followed by a chat about the same reason two days later was not resolved first time), so
-    the look-around reads the customer-filtered table before the channel filter."""
-    days = ibis.interval(days=FCR_DAYS)
-    s = ctx.tables["service_interactions"].semi_join(ctx.customers, "customer_id")
-    lo = window.start - timedelta(days=FCR_DAYS)
-    hi = window.end + timedelta(days=FCR_DAYS)
-    s = s.filter(s.date >= lo, s.date <= hi)
-    w = ibis.window(group_by=[s.customer_id, s.reason_code], order_by=[s.date, s.interaction_id])
-    s = s.mutate(_prev=s.date.lag().over(w), _next=s.date.lead().over(w))
-    first = s._prev.isnull() | (s._prev < s.date - days)
-    no_repeat = s._next.isnull() | (s._next > s.date + days)
-    resolved = (s.resolution_status == "Resolved").fill_null(False)
-    s = s.mutate(is_first=first, is_resolved=resolved, is_fcr=first & resolved & no_repeat)
-    s = s.filter(s.date >= window.start, s.date <= window.end)
-    if ctx.filters.channel:
-        s = s.filter(s.channel.isin(ctx.filters.channel))
+    """Contacts of the window with their first-contact flags, from the same rule the Service
+    page uses (`service.flagged_contacts`: ±7-day look-around across every channel)."""
+    s = flagged_contacts(ctx, window.start, window.end)
     s = s.join(ctx.customers.select("customer_id", "segment", "region", "state", "age_band"),
                "customer_id")  # fmt: skip
     s = s.mutate(month=s.date.truncate("M"), reason=s.reason_code, resolution=s.resolution_status)
