@@ -160,20 +160,20 @@ class MeasureContext:
     def balances(self) -> ir.Table:
         """Balance rows of filtered positions, with a `month` column (first day of month).
 
-        Without filters, and when every position with balance rows has an enrollment (as in
+        Without customer or position filters, and when every position with balance rows has an enrollment (as in
         consistent data), that is every row: the join that picks filtered positions out of
         tens of millions of rows is skipped.
         """
         b = self.tables["account_balances"]
         keys = ["customer_id", "product_id"]
-        if not (self.filters.is_empty and self._no_orphan_balances):
+        if self._positions_filtered or not self._no_orphan_balances:
             b = b.semi_join(self.enrollments.select(*keys), keys)
         return b.mutate(month=b.date.truncate("M"))
 
     @cached_property
     def _no_orphan_balances(self) -> bool:
         """True when every position in the balances is a position of the enrollments (asked
-        only without filters, when `positions` holds every enrollment's pair)."""
+        only without customer or position filters, when `positions` holds every pair)."""
         keys = ["customer_id", "product_id"]
         stray = self.balance_stats.select(*keys).anti_join(self.positions.select(*keys), keys)
         return execute(stray.count()) == 0
@@ -359,7 +359,7 @@ class MeasureContext:
         st = self.balance_stats
         fast = st.filter(~st.several_rows & st[column].notnull())
         fast = fast.select(*keys, balance=fast[column])
-        if not (self.filters.is_empty and self._no_orphan_balances):
+        if self._positions_filtered or not self._no_orphan_balances:
             fast = fast.semi_join(self.positions, keys)
         if not self._has_several:
             return fast
@@ -388,6 +388,12 @@ class MeasureContext:
     def _customer_filtered(self) -> bool:
         f = self.filters
         return bool(f.segment or f.state or f.region or f.age_band)
+
+    @property
+    def _positions_filtered(self) -> bool:
+        """Whether some filter narrows the positions (through their customer or product)."""
+        f = self.filters
+        return self._customer_filtered or bool(f.category or f.product or f.advisor)
 
     def _of_customers(self, name: str) -> ir.Table:
         """Rows of table `name` whose customer passes the customer filters. Without customer
