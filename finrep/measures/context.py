@@ -160,9 +160,9 @@ class MeasureContext:
     def balances(self) -> ir.Table:
         """Balance rows of filtered positions, with a `month` column (first day of month).
 
-        Without customer or position filters, and when every position with balance rows has an enrollment (as in
-        consistent data), that is every row: the join that picks filtered positions out of
-        tens of millions of rows is skipped.
+        Without customer or position filters, and when every position with balance rows has
+        an enrollment (as in consistent data), that is every row: the join that picks filtered
+        positions out of tens of millions of rows is skipped.
         """
         b = self.tables["account_balances"]
         keys = ["customer_id", "product_id"]
