@@ -164,7 +164,7 @@ def make_report(
     data, ConfigError for unknown formats or pages, RenderError when rendering fails (nothing
     is written then, and files of an earlier run are kept).
     """
-    from finrep.render.charts import ChartPool
+    from finrep.render.chart_pool import ChartPool
     from finrep.render.theme import Theme
 
     config = config or load_config()

@@ -40,7 +40,8 @@ from finrep.errors import RenderError
 from finrep.pack import KPI, Pack, Page, Visual
 from finrep.period import Period
 from finrep.render import formats
-from finrep.render.charts import ChartPool, ChartSpec
+from finrep.render.chart_pool import ChartPool, ChartSpec
+from finrep.render.replay import Drawing, draw_runs, replay
 from finrep.render.theme import (
     BOLD,
     FALLBACK,
@@ -51,7 +52,6 @@ from finrep.render.theme import (
     text_runs,
     text_width,
 )
-from finrep.render.vector import Drawing, draw_runs, replay
 
 # Page geometry (points). Content sits between the header and footer bands.
 MARGIN_X = 30.0

@@ -118,44 +118,76 @@ def default_theme() -> Theme:
     return Theme.from_config(load_config())
 
 
+# Fonts that ship inside matplotlib's package: found without importing matplotlib (the
+# process writing the PDF need not import it when worker processes draw the charts).
+_BUNDLED = {
+    "DejaVu Sans": ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"),
+    "DejaVu Serif": ("DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf"),
+    "DejaVu Sans Mono": ("DejaVuSansMono.ttf", "DejaVuSansMono-Bold.ttf"),
+}
+
+
 @dataclass(frozen=True)
 class FontFiles:
     regular: str
     bold: str
-    fallback: str | None  # TrueType file covering CJK, when the system has one
+    mono: str  # SHA-256 digests
+
+
+def _bundled_dir() -> Path | None:
+    import importlib.util
+
+    spec = importlib.util.find_spec("matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "mpl-data" / "fonts" / "ttf"
+    return folder if folder.is_dir() else None
 
 
 @functools.cache
 def font_files(family: str) -> FontFiles:
-    """Locate the TrueType files of `family` (regular, bold) and a fallback font."""
+    """Locate the TrueType files of `family` (regular, bold) and of the monospaced font."""
+    folder = _bundled_dir()
+    if folder is not None and family in _BUNDLED:
+        regular, bold = (folder / name for name in _BUNDLED[family])
+        mono = folder / _BUNDLED["DejaVu Sans Mono"][0]
+        if regular.is_file() and bold.is_file() and mono.is_file():
+            return FontFiles(str(regular), str(bold), str(mono))
     from matplotlib import font_manager
 
-    def find(weight: str) -> str:
-        prop = font_manager.FontProperties(family=family, weight=weight)
+    def find(name: str, weight: str) -> str:
+        prop = font_manager.FontProperties(family=name, weight=weight)
         try:
             path = font_manager.findfont(prop, fallback_to_default=False)
         except ValueError:
             raise RenderError(
-                f"theme.font: font {family!r} is not installed; install it or use "
+                f"theme.font: font {name!r} is not installed; install it or use "
                 '"DejaVu Sans" (ships with matplotlib)'
             ) from None
         if not path.lower().endswith(".ttf"):
             raise RenderError(
-                f"theme.font: {family!r} resolves to {path}, which is not a TrueType (.ttf) "
+                f"theme.font: {name!r} resolves to {path}, which is not a TrueType (.ttf) "
                 'file; choose a TrueType font such as "DejaVu Sans"'
             )
         return path
 
-    fallback = None
-    by_name = {}
+    return FontFiles(find(family, "normal"), find(family, "bold"),
+                     find("DejaVu Sans Mono", "normal"))  # fmt: skip
+
+
+@functools.cache
+def fallback_file() -> str | None:
+    """A TrueType font with the glyphs DejaVu lacks (CJK), when the system has one."""
+    from matplotlib import font_manager
+
+    by_name: dict[str, str] = {}
     for entry in font_manager.fontManager.ttflist:
         by_name.setdefault(entry.name, entry.fname)
     for name in _FALLBACK_FAMILIES:
         path = by_name.get(name)
         if path and path.lower().endswith(".ttf") and _is_truetype(path):
-            fallback = path
-            break
-    return FontFiles(find("normal"), find("bold"), fallback)
+            return path
+    return None
 
 
 def _is_truetype(path: str) -> bool:
@@ -167,8 +199,8 @@ def _is_truetype(path: str) -> bool:
 
 
 @functools.cache
-def register_fonts(family: str) -> tuple[str, str, str | None]:
-    """Register the theme fonts with reportlab once per process; returns their names."""
+def register_fonts(family: str) -> tuple[str, str]:
+    """Register the theme fonts with reportlab once per process; returns (regular, bold)."""
     from reportlab.lib.fonts import addMapping
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
@@ -176,20 +208,26 @@ def register_fonts(family: str) -> tuple[str, str, str | None]:
     files = font_files(family)
     pdfmetrics.registerFont(TTFont(REGULAR, files.regular))
     pdfmetrics.registerFont(TTFont(BOLD, files.bold))
+    pdfmetrics.registerFont(TTFont(MONO, files.mono))
     for bold, italic, name in ((0, 0, REGULAR), (1, 0, BOLD), (0, 1, REGULAR), (1, 1, BOLD)):
         addMapping(REGULAR, bold, italic, name)
-    from matplotlib import font_manager
+    return REGULAR, BOLD
 
-    mono = font_manager.findfont(font_manager.FontProperties(family="DejaVu Sans Mono"))
-    pdfmetrics.registerFont(TTFont(MONO, mono))
-    fallback = None
-    if files.fallback:
-        try:
-            pdfmetrics.registerFont(TTFont(FALLBACK, files.fallback))
-            fallback = FALLBACK
-        except Exception:  # a font reportlab cannot read: do without the fallback
-            fallback = None
-    return REGULAR, BOLD, fallback
+
+@functools.cache
+def fallback_font() -> str | None:
+    """Register the fallback font on first need (most packs never need it); its name or None."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    path = fallback_file()
+    if path is None:
+        return None
+    try:
+        pdfmetrics.registerFont(TTFont(FALLBACK, path))
+    except Exception:  # a font reportlab cannot read: do without the fallback
+        return None
+    return FALLBACK
 
 
 @functools.cache
@@ -202,14 +240,17 @@ def _coverage(font_name: str) -> frozenset[int]:
 def text_runs(text: str, family: str, bold: bool = False) -> list[tuple[str, str]]:
     """Split `text` into (reportlab font name, chunk) runs, using the fallback font only for
     characters the main font lacks."""
-    regular, bold_name, fallback = register_fonts(family)
+    regular, bold_name = register_fonts(family)
     main = bold_name if bold else regular
     have = _coverage(main)
+    if all(ord(ch) in have or ord(ch) < 32 for ch in text):
+        return [(main, text)] if text else []
+    fallback = fallback_font()
     alt = _coverage(fallback) if fallback else frozenset()
     runs: list[tuple[str, str]] = []
     for ch in text:
         code = ord(ch)
-        name = main if code in have or code < 32 or not fallback or code not in alt else fallback
+        name = main if code in have or code < 32 or code not in alt else fallback
         if runs and runs[-1][0] == name:
             runs[-1] = (name, runs[-1][1] + ch)
         else:

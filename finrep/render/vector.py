@@ -9,13 +9,12 @@ one font subset for the whole PDF instead of one per chart).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 from matplotlib.backend_bases import FigureCanvasBase, GraphicsContextBase, RendererBase
 from matplotlib.path import Path as MplPath
 
-from finrep.render.theme import text_runs, text_width
+from finrep.render.replay import Drawing, draw_runs, replay  # noqa: F401 (re-exported)
+from finrep.render.theme import text_width
 
 _BOLD_WEIGHTS = {"semibold", "demibold", "demi", "bold", "heavy", "extra bold", "black"}
 _CAPS = {"butt": 0, "round": 1, "projecting": 2}
@@ -26,15 +25,6 @@ _JOINS = {"miter": 0, "round": 1, "bevel": 2}
 #   ("text", x, y, text, size, rgba, angle, bold, clip)
 #   ("image", x, y, width, height, rgba_bytes, clip)
 # segments: list of (code, flat coordinates); clip: (rect | None, segments | None).
-
-
-@dataclass
-class Drawing:
-    """A recorded chart: its size in points and its operations (origin bottom-left)."""
-
-    width: float
-    height: float
-    ops: list[tuple] = field(default_factory=list)
 
 
 def _rgba(values) -> tuple[float, float, float, float]:
@@ -166,107 +156,3 @@ def record_figure(figure, family: str) -> Drawing:
     """Record `figure` (its dpi must be 72) as a `Drawing`."""
     canvas = figure.canvas if isinstance(figure.canvas, RecordingCanvas) else None
     return (canvas or RecordingCanvas(figure, family)).record()
-
-
-# Replay ---------------------------------------------------------------------------------------
-
-
-def _add_segments(path, segments) -> None:
-    last = (0.0, 0.0)
-    for code, v in segments:
-        if code == MplPath.MOVETO:
-            path.moveTo(v[0], v[1])
-            last = (v[0], v[1])
-        elif code == MplPath.LINETO:
-            path.lineTo(v[0], v[1])
-            last = (v[0], v[1])
-        elif code == MplPath.CURVE3:
-            # Quadratic → cubic Bézier with the same shape.
-            (x0, y0), (qx, qy), (x, y) = last, (v[0], v[1]), (v[2], v[3])
-            path.curveTo(
-                x0 + 2 / 3 * (qx - x0),
-                y0 + 2 / 3 * (qy - y0),
-                x + 2 / 3 * (qx - x),
-                y + 2 / 3 * (qy - y),
-                x,
-                y,
-            )
-            last = (x, y)
-        elif code == MplPath.CURVE4:
-            path.curveTo(*v[:6])
-            last = (v[4], v[5])
-        elif code == MplPath.CLOSEPOLY:
-            path.close()
-
-
-def _apply_clip(canvas, clip) -> None:
-    if clip is None:
-        return
-    rect, segs = clip
-    if rect is not None:
-        p = canvas.beginPath()
-        p.rect(*rect)
-        canvas.clipPath(p, stroke=0, fill=0)
-    if segs:
-        p = canvas.beginPath()
-        _add_segments(p, segs)
-        canvas.clipPath(p, stroke=0, fill=0)
-
-
-def replay(drawing: Drawing, canvas, x: float, y: float, family: str) -> None:
-    """Draw `drawing` on a reportlab canvas with its bottom-left corner at (x, y)."""
-    canvas.saveState()
-    canvas.translate(x, y)
-    for op in drawing.ops:
-        kind = op[0]
-        if kind == "path":
-            _, segs, fill, stroke, lw, dash, cap, join, clip = op
-            canvas.saveState()
-            _apply_clip(canvas, clip)
-            p = canvas.beginPath()
-            _add_segments(p, segs)
-            if fill is not None:
-                canvas.setFillColorRGB(*fill[:3], alpha=fill[3])
-            if stroke is not None:
-                canvas.setStrokeColorRGB(*stroke[:3], alpha=stroke[3])
-                canvas.setLineWidth(lw)
-                canvas.setLineCap(cap)
-                canvas.setLineJoin(join)
-                if dash:
-                    canvas.setDash(list(dash[1]), dash[0])
-            canvas.drawPath(p, stroke=int(stroke is not None), fill=int(fill is not None))
-            canvas.restoreState()
-        elif kind == "text":
-            _, tx, ty, text, size, rgba, angle, bold, clip = op
-            canvas.saveState()
-            _apply_clip(canvas, clip)
-            canvas.translate(tx, ty)
-            if angle:
-                canvas.rotate(angle)
-            canvas.setFillColorRGB(*rgba[:3], alpha=rgba[3])
-            draw_runs(canvas, 0.0, 0.0, text, size, family, bold)
-            canvas.restoreState()
-        elif kind == "image":
-            _, ix, iy, w, h, data, clip = op
-            from PIL import Image
-            from reportlab.lib.utils import ImageReader
-
-            img = Image.frombytes("RGBA", (w, h), data)
-            canvas.saveState()
-            _apply_clip(canvas, clip)
-            canvas.drawImage(ImageReader(img), ix, iy, w, h, mask="auto")
-            canvas.restoreState()
-    canvas.restoreState()
-
-
-def draw_runs(canvas, x: float, y: float, text: str, size: float, family: str, bold=False) -> float:
-    """Draw `text` left-aligned at baseline (x, y), switching to the fallback font where the
-    main font lacks a glyph; returns the width drawn."""
-    from reportlab.pdfbase import pdfmetrics
-
-    start = x
-    for name, chunk in text_runs(text, family, bold):
-        canvas.setFont(name, size)
-        canvas.drawString(x, y, chunk)
-        x += pdfmetrics.stringWidth(chunk, name, size)
-    return x - start
