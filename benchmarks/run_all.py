@@ -25,7 +25,9 @@ Usage::
     python benchmarks/run_all.py --no-spark --regenerate
 
 Data goes to ``benchmarks/_work/gen10k`` etc.; an existing folder whose manifest matches is
-reused (its generate time is then taken from the previous run's record, if any).
+reused (other benchmarks read ``gen1m`` too), and generate is then timed into a scratch
+folder that is removed afterwards. Ratio targets are the issues' and are judged at 1m, where
+they are set; at smaller sizes interpreter start-up dominates and the ratios are shown only.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class Run:
     seconds: float | None = None
     peak_tree_mb: float | None = None
     max_rss_mb: float | None = None
+    cpu_seconds: float | None = None  # user + system, the process and its waited-for children
+    load: float | None = None  # 1-minute load average when the step started
     returncode: int | None = None
     note: str = ""
     output: str = field(default="", repr=False)  # stdout
@@ -111,6 +115,7 @@ def measure(run: Run, env: dict[str, str] | None = None, timeout: float = 3600) 
     env = dict(os.environ if env is None else env)
     env.setdefault("NO_COLOR", "1")
     env.setdefault("COLUMNS", "120")
+    run.load = os.getloadavg()[0]
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         run.cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -156,6 +161,7 @@ def measure(run: Run, env: dict[str, str] | None = None, timeout: float = 3600) 
     run.errors = streams.get("err", b"").decode(errors="replace")
     run.peak_tree_mb = peak / 2**20
     run.max_rss_mb = usage.ru_maxrss / 1024 if usage else None  # Linux: KiB
+    run.cpu_seconds = usage.ru_utime + usage.ru_stime if usage else None
     if run.returncode != 0:
         text = run.errors + run.output
         run.status = "missing" if _not_built(text) else "failed"
@@ -250,14 +256,14 @@ def _duckdb_source(data_dir: Path, name: str) -> str:
 
 
 def baseline_duckdb_read(data_dir: Path) -> float:
-    """DuckDB reading all nine files once (bench_validate.py's when it defines one; else
-    every column of every row decoded: count(col) per column)."""
+    """DuckDB reading all nine files once, touching every value of every column (bench_validate
+    .py's script when present: ``count(*), sum(hash(<every column>))`` per file)."""
     bench = _bench_module("bench_validate")
-    for name in ("duckdb_read_baseline", "baseline_read", "duckdb_read", "part_baseline"):
-        fn = getattr(bench, name, None) if bench is not None else None
-        if fn is not None:
-            result = fn(data_dir)
-            return float(result["seconds"] if isinstance(result, dict) else result)
+    script = getattr(bench, "_BASELINE", None) if bench is not None else None
+    if script:
+        out = subprocess.run([sys.executable, "-c", script, str(data_dir)], capture_output=True,
+                             text=True, check=True, cwd=REPO)  # fmt: skip
+        return float(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
     import duckdb
 
     from finrep.schema import TABLES
@@ -265,8 +271,10 @@ def baseline_duckdb_read(data_dir: Path) -> float:
     con = duckdb.connect()
     began = time.perf_counter()
     for name, spec in TABLES.items():
-        cols = ", ".join(f'count("{c.name}")' for c in spec.columns)
-        con.execute(f"SELECT {cols} FROM {_duckdb_source(data_dir, name)}").fetchall()
+        # hash() of every column: count(col) alone is answered from Parquet statistics.
+        cols = ", ".join(f'"{c.name}"' for c in spec.columns)
+        con.execute(f"SELECT count(*), sum(hash({cols})) FROM {_duckdb_source(data_dir, name)}"
+                    ).fetchall()  # fmt: skip
     return time.perf_counter() - began
 
 
@@ -349,32 +357,29 @@ def step_cmd(step: str, data: Path, reports: Path, customers: int) -> list[str]:
     raise ValueError(step)
 
 
-def _previous_runs() -> dict[tuple[str, str], dict]:
-    path = WORK / "run_all.json"
-    try:
-        return {(r["size"], r["name"]): r for r in json.loads(path.read_text())["runs"]}
-    except (OSError, ValueError, KeyError):
-        return {}
-
-
 def run_size(label: str, args: argparse.Namespace, say) -> list[Run]:
     customers = SIZES[label]
     data = WORK / f"gen{label}"
     reports = WORK / f"reports{label}"
     shutil.rmtree(reports, ignore_errors=True)
     runs: list[Run] = []
-    previous = _previous_runs()
+    reuse = not args.regenerate and _manifest_matches(data, customers)
     for step in args.steps:
         run = Run(step, label, step_cmd(step, data, reports, customers))
-        if step == "generate" and not args.regenerate and _manifest_matches(data, customers):
-            old = previous.get((label, "generate"))
-            if old and old.get("status") == "ok":
-                run = Run(**{k: v for k, v in old.items() if k in Run.__dataclass_fields__})
-                run.status, run.note = "reused", f"data reused; time from {old.get('when', '?')}"
-            else:
-                run.status, run.note = "reused", "data reused; not timed (use --regenerate)"
-            runs.append(run)
+        if step == "generate" and reuse:
+            # The data folder is kept (other benchmarks read it too); generate is still timed,
+            # into a scratch folder removed afterwards.
+            scratch = WORK / f"run_all_generate_{label}"
+            run = Run(step, label, step_cmd(step, scratch, reports, customers))
+            runs.append(measure(run))
+            run.note = run.note or _output_note(step, run, scratch)
+            run.note += f"; timed in a scratch folder, steps read {data.name}/"
+            shutil.rmtree(scratch, ignore_errors=True)
             say(run)
+            if run.status == "ok":
+                base = measure_baseline(BASELINE_OF[step], label, data)
+                runs.append(base)
+                say(base)
             continue
         if step != "generate" and not (data / "manifest.json").exists():
             run.status, run.note = "skipped", "no data (generate failed or missing)"
@@ -432,25 +437,57 @@ def run_spark(label: str, data: Path, duck: Run | None, say) -> list[Run]:
 
 
 def _kpi_difference(duck_out: str, spark_out: str) -> str:
+    """KPIs outside the parity test's tolerance (money 1 cent; others 1e-9, relative above 1).
+    ``reconciliation_residual`` is float noise around 0, so its change % is noise over noise
+    and is left out."""
     try:
         a = json.loads(duck_out[duck_out.index("{") :])["kpis"]
         b = json.loads(spark_out[spark_out.index("{") :])["kpis"]
     except (ValueError, KeyError) as exc:
         return f"cannot compare KPIs ({exc})"
-    worst, where, mismatched = 0.0, "", 0
+    from finrep.measures.kpis import KPI_META  # key -> (label, unit, higher is better)
+
+    units = {key: meta[1] for key, meta in KPI_META.items()}
+    (WORK / "kpis_duckdb.json").write_text(json.dumps(a, indent=1))
+    (WORK / "kpis_spark.json").write_text(json.dumps(b, indent=1))
+    money = {"value", "previous", "last_year", "change"}
+    off, compared = [], 0
     for key, fields in a.items():
         for name, x in fields.items():
+            if key == "reconciliation_residual" and name == "change_pct":
+                continue
             y = b.get(key, {}).get(name)
-            if (x is None) != (y is None):
-                mismatched += 1
-            elif isinstance(x, int | float) and isinstance(y, int | float) and abs(x - y) > worst:
-                worst, where = abs(x - y), f"{key}.{name}"
-    text = f"KPIs vs DuckDB: largest difference {worst:.3g}"
-    text += f" ({where})" if where else ""
-    return text + (f", {mismatched} null mismatches" if mismatched else "")
+            compared += 1
+            if x is None or y is None:
+                if (x is None) != (y is None):
+                    off.append(f"{key}.{name} {x} vs {y}")
+                continue
+            cents = name in money and units.get(key) == "currency"
+            tolerance = 0.01 if cents else 1e-9 * max(1.0, abs(x))
+            if abs(x - y) > tolerance:
+                off.append(f"{key}.{name} {x:.10g} vs {y:.10g}")
+    if not off:
+        return f"KPIs equal DuckDB's: {compared} numbers within 1 cent / 1e-9"
+    return f"{len(off)} of {compared} KPI numbers differ from DuckDB's: " + "; ".join(off[:5])
 
 
 # ---- results -------------------------------------------------------------------------------
+
+
+def _previous_runs() -> list[Run]:
+    try:
+        record = json.loads((WORK / "run_all.json").read_text())
+    except (OSError, ValueError):
+        return []
+    fields = Run.__dataclass_fields__
+    return [Run(**{k: v for k, v in r.items() if k in fields}) for r in record.get("runs", [])]
+
+
+def _merged(kept: list[Run], new: list[Run]) -> list[Run]:
+    """`kept` with each (size, step) that `new` measured replaced by the new one, in order."""
+    fresh = {(r.size, r.name): r for r in new}
+    out = [fresh.pop((r.size, r.name), r) for r in kept]
+    return out + [r for r in new if (r.size, r.name) in fresh]
 
 
 def machine() -> dict[str, str]:
@@ -513,10 +550,14 @@ def checks(runs: list[Run]) -> list[str]:
                 lines.append(f"{size} {step} vs {base_name}: not measured")
                 continue
             ratio = r.seconds / b.seconds
-            ok = "meets" if ratio <= RATIO_TARGET[step] else "MISSES"
+            if size == "1m":
+                verdict = "meets" if ratio <= RATIO_TARGET[step] else "MISSES"
+                verdict += f" ≤ {RATIO_TARGET[step]:g}×"
+            else:
+                verdict = "target is set at 1m"
             lines.append(
-                f"{size} {step} vs {base_name}: {r.seconds:.1f} s / {b.seconds:.1f} s = "
-                f"{ratio:.2f}× ({ok} ≤ {RATIO_TARGET[step]:g}×)"
+                f"{size} {step} vs {base_name}: {r.seconds:.1f} s / {b.seconds:.2f} s = "
+                f"{ratio:.2f}× ({verdict})"
             )
     if "100k" in sizes and "1m" in sizes:
         factor = SIZES["1m"] / SIZES["100k"]
@@ -554,7 +595,11 @@ def write_results(runs: list[Run], started: dt.datetime, path: Path) -> str:
         "subprocess of the `finrep` CLI on Parquet data from `finrep generate --format "
         f"parquet --seed {SEED}`; engine DuckDB unless marked Spark.",
         "Peak memory: resident memory of the whole process tree (finrep, chart workers, "
-        "Spark's JVM) sampled every 50 ms; max RSS: the largest single process (wait4).",
+        "Spark's JVM) sampled every 50 ms; max RSS: the largest single process (wait4). "
+        "CPU s: user + system time of the step's processes (less sensitive than wall time "
+        "to other work on this shared 2-core machine); load: 1-minute load average when the "
+        "step started. Baselines show their timed section (after imports and warm-up), as "
+        "the issues' bench scripts time them; steps show the CLI's whole wall time.",
         "",
         "## Machine",
         "",
@@ -562,14 +607,15 @@ def write_results(runs: list[Run], started: dt.datetime, path: Path) -> str:
         "",
         "## Steps",
         "",
-        "| customers | step | status | wall s | peak memory MB | max RSS MB | notes |",
-        "|---|---|---|---:|---:|---:|---|",
+        "| customers | step | status | wall s | CPU s | peak memory MB | max RSS MB | load | notes |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in runs:
         note = r.note.replace("|", "\\|")
         out.append(
             f"| {r.size} | {r.name} | {r.status} | {_fmt_s(r.seconds)} | "
-            f"{_fmt_mb(r.peak_tree_mb)} | {_fmt_mb(r.max_rss_mb)} | {note} |"
+            f"{_fmt_s(r.cpu_seconds)} | {_fmt_mb(r.peak_tree_mb)} | {_fmt_mb(r.max_rss_mb)} | "
+            f"{_fmt_s(r.load)} | {note} |"
         )
     out += ["", "## Targets", "", *[f"- {line}" for line in checks(runs)], ""]
     text = "\n".join(out)
@@ -602,6 +648,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="Skip the Spark measures.")  # fmt: skip
     parser.add_argument("--spark-size", default="1m", help="Size to run Spark at.")
     parser.add_argument("--out", default=str(HERE / "results.md"), help="Results file.")
+    parser.add_argument("--merge", action="store_true",
+                        help="Keep the previous run's rows for steps not run now.")  # fmt: skip
     args = parser.parse_args(argv)
     args.steps = [s for s in args.steps.split(",") if s]
     sizes = [s for s in args.sizes.split(",") if s]
@@ -618,10 +666,12 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
 
+    kept = _previous_runs() if args.merge else []
     runs: list[Run] = []
     for label in sizes:
         runs.extend(run_size(label, args, say))
-        write_results(runs, started, Path(args.out))  # keep partial results
+        write_results(_merged(kept, runs), started, Path(args.out))  # keep partial results
+    runs = _merged(kept, runs)
     print()
     for line in checks(runs):
         print(line)
