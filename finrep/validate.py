@@ -238,6 +238,10 @@ class _Run:
         self.tables: dict[str, _Table] = {}
         self.sources: dict[str, Source] = {}
         self._parent_keys: dict[tuple[str, tuple[str, ...]], str] = {}
+        # Rows whose foreign key found no parent, by (child, parent) table.
+        self.orphans: dict[tuple[str, str], int] = {}
+        self.positions: tuple[str, int] | None = None
+        self.late_money: str | None = None
 
     # ---- orchestration ----------------------------------------------------------------
     def all(self) -> list[Finding]:
@@ -424,8 +428,11 @@ class _Run:
             self._value_details(table, rules)
         self._check_keys(table, keys, int(row[1] or 0), int(row[2] or 0))
         for fk, count in zip(fks, row[3:], strict=True):
+            self.orphans[(table.name, fk.table)] = int(count or 0)
             if count:
                 self._list_orphans(table, fk, int(count))
+        if table.name == "enrollments":
+            self._make_positions()
 
     def _check_keys(self, table: _Table, keys: tuple[str, ...], n_keys: int, disorder: int) -> None:
         """Keys strictly increasing in file order are unique (finrep writes them so, as do most
@@ -845,69 +852,92 @@ class _Run:
         self.add_more(table.source.display, "orphan-key", "error", column, count, len(listed))
 
     # ---- balances ---------------------------------------------------------------------
-    def _positions(self) -> tuple[str, int] | None:
-        """Per enrollment pair: an id 1…n, open date, new money of its opening month, close date
-        (earliest unrecovered churn), and whether its customer and product exist."""
+    def _make_positions(self) -> None:
+        """After enrollments are checked: per enrollment pair, an id 1…n, the (customer, product)
+        hash, open date, new money of its opening month, and whether its customer and product
+        exist. It also serves as the parent keys of the (customer, product) foreign keys."""
         enrollments = self.tables.get("enrollments")
         if enrollments is None:
-            return None
-        retention = self.tables.get("retention")
-        closes = "SELECT NULL::VARCHAR AS c, NULL::VARCHAR AS p, NULL::DATE AS close_date LIMIT 0"
-        if retention is not None:
-            closes = (
-                "SELECT customer_id AS c, product_id AS p, min(churn_date) AS close_date FROM "
-                f"{_id(retention.chk)} WHERE NOT _bad AND recovered_flag = 'No' AND churn_date "
-                "IS NOT NULL GROUP BY ALL"
-            )
+            return
         exists = {}
         for parent in ("customers", "products"):
             column = "customer_id" if parent == "customers" else "product_id"
-            if parent in self.tables:
+            known_clean = self.orphans.get(("enrollments", parent)) == 0
+            if parent in self.tables and not known_clean:
                 keys = self.parent_keys(parent, (column,))
                 exists[parent] = (
                     f"LEFT JOIN {_id(keys)} x_{parent} ON e.{column} = x_{parent}.{column}",
                     f"bool_and(x_{parent}._m IS NOT NULL)",
                 )
-            else:
+            else:  # already proven (or nothing to check against)
                 exists[parent] = ("", "TRUE")
-        # By pair and month first: the opening month's new money is the first month's sum.
-        months = (
-            "SELECT e.customer_id AS c, e.product_id AS p, date_trunc('month', "
-            "e.enrollment_date) AS month, min(e.enrollment_date) AS first_date, "
-            "sum(e.initial_investment) AS money, "
-            f"{exists['customers'][1]} AS c_ok, {exists['products'][1]} AS p_ok "
-            f"FROM {_id(enrollments.chk)} e {exists['customers'][0]} {exists['products'][0]} "
-            "WHERE NOT e._bad AND e.customer_id IS NOT NULL AND e.product_id IS NOT NULL "
-            "GROUP BY ALL"
-        )
+        month = "year(e.enrollment_date) * 12 + month(e.enrollment_date)"
         name = self.temp_table(
             enrollments,
             "positions",
-            "SELECT row_number() OVER () AS pos_id, q.*, cl.close_date FROM ("
-            "SELECT c, p, min(first_date) AS open_date, arg_min(money, month) AS money, "
-            f"bool_and(c_ok) AS c_ok, bool_and(p_ok) AS p_ok FROM ({months}) GROUP BY c, p) q "
-            f"LEFT JOIN ({closes}) cl ON q.c = cl.c AND q.p = cl.p",
+            "SELECT row_number() OVER () AS pos_id, hash(c, p) AS h, * FROM ("
+            "SELECT e.customer_id AS c, e.product_id AS p, min(e.enrollment_date) AS open_date, "
+            f"sum(e.initial_investment) AS money, min({month}) AS open_m, "
+            f"min({month}) < max({month}) AS multi, "
+            f"{exists['customers'][1]} AS c_ok, {exists['products'][1]} AS p_ok "
+            f"FROM {_id(enrollments.chk)} e {exists['customers'][0]} {exists['products'][0]} "
+            "WHERE NOT e._bad AND e.customer_id IS NOT NULL AND e.product_id IS NOT NULL "
+            "GROUP BY e.customer_id, e.product_id)",
         )
-        (n,) = self.fetch(enrollments, f"SELECT count(*) FROM {_id(name)}")[0]
-        return name, int(n)
+        n, multi = self.fetch(
+            enrollments, f"SELECT count(*), count(*) FILTER (WHERE multi) FROM {_id(name)}"
+        )[0]
+        late = None
+        if multi:
+            # Enrolled again in a later month (rare): that new money enters the identity in its
+            # month, and only the opening month's counts for the first balance.
+            late = self.temp_table(
+                enrollments,
+                "late_money",
+                "SELECT e.customer_id AS lm_c, e.product_id AS lm_p, "
+                "year(e.enrollment_date) * 12 + month(e.enrollment_date) AS lm_m, "
+                f"sum(e.initial_investment) AS lm_money FROM {_id(enrollments.chk)} e JOIN "
+                f"{_id(name)} pos ON e.customer_id = pos.c AND e.product_id = pos.p "
+                "WHERE pos.multi AND NOT e._bad AND year(e.enrollment_date) * 12 + "
+                "month(e.enrollment_date) > pos.open_m GROUP BY ALL",
+            )
+            engine.fetch(
+                self.con,
+                f"UPDATE {_id(name)} SET money = money - (SELECT coalesce(sum(lm_money), 0) "
+                f"FROM {_id(late)} WHERE lm_c = c AND lm_p = p) WHERE multi",
+            )
+        self.positions = (name, int(n))
+        self.late_money = late
+        # The pairs are the parent keys of foreign keys to enrollments (retention, balances).
+        keys = f"finrep_v_pairs_{next(_view_ids)}"
+        engine.fetch(
+            self.con,
+            f"CREATE TEMP VIEW {_id(keys)} AS SELECT c AS customer_id, p AS product_id, "
+            f"TRUE AS _m FROM {_id(name)}",
+        )
+        self._parent_keys[("enrollments", ("customer_id", "product_id"))] = keys
 
-    def _late_money(self) -> str | None:
-        """New money of enrollments after a pair's opening month (rare), by pair and month: it
-        enters the identity in its month. None when there is none."""
-        enrollments = self.tables.get("enrollments")
-        if enrollments is None:
+    def _positions_with_closes(self) -> tuple[str, int] | None:
+        """The positions with their close date (earliest unrecovered churn in retention)."""
+        if self.positions is None:
             return None
-        name = self.temp_table(
-            enrollments,
-            "late_money",
-            "SELECT customer_id AS lm_c, product_id AS lm_p, m AS lm_m, sum(initial_investment) "
-            "AS lm_money FROM (SELECT *, year(enrollment_date) * 12 + month(enrollment_date) AS "
-            "m, min(year(enrollment_date) * 12 + month(enrollment_date)) OVER (PARTITION BY "
-            f"customer_id, product_id) AS m0 FROM {_id(enrollments.chk)} WHERE NOT _bad AND "
-            "enrollment_date IS NOT NULL) WHERE m > m0 GROUP BY ALL",
+        name, n = self.positions
+        retention = self.tables.get("retention")
+        if retention is None:
+            closes = "SELECT NULL::VARCHAR AS cc, NULL::VARCHAR AS cp, NULL::DATE AS close_date"
+        else:
+            closes = (
+                "SELECT customer_id AS cc, product_id AS cp, min(churn_date) AS close_date FROM "
+                f"{_id(retention.chk)} WHERE NOT _bad AND recovered_flag = 'No' AND churn_date "
+                "IS NOT NULL GROUP BY ALL"
+            )
+        full = self.temp_table(
+            None,
+            "positions_closed",
+            f"SELECT pos.*, cl.close_date FROM {_id(name)} pos LEFT JOIN ({closes}) cl "
+            "ON pos.c = cl.cc AND pos.p = cl.cp",
         )
-        (n,) = self.fetch(enrollments, f"SELECT count(*) FROM {_id(name)}")[0]
-        return name if n else None
+        return full, n
 
     def _balances(self, table: _Table) -> None:
         """Balance rows in one scan: value rules, key order, and, between consecutive rows of a
@@ -916,8 +946,8 @@ class _Run:
         screen finds at a position's edge is then counted row by row."""
         rules = self._value_rules(table)
         keys = table.source.spec.primary_key
-        positions = self._positions()
-        b = _Balances(table, self.tolerance, rules, positions, self._late_money())
+        positions = self._positions_with_closes()
+        b = _Balances(table, self.tolerance, rules, positions, self.late_money)
         fks = [fk for fk in table.source.spec.foreign_keys if fk.table in self.tables]
         extra, joins = [], []
         if positions is None:
@@ -928,12 +958,15 @@ class _Run:
                 extra.append(f"count(*) FILTER (WHERE {missing})")
         select = [
             "count(*) FILTER (WHERE _bad OR qbad)",
-            *_key_order_aggregates("s."),
+            "count(*) FILTER (WHERE s.has_k)",
+            "count(*) FILTER (WHERE s.kd)",
             *b.counts(exact=False),
             *extra,
         ]
         row = self.fetch(
-            table, f"SELECT {', '.join(select)} FROM ({b.sql(exact=False)}) s {' '.join(joins)}"
+            table,
+            f"SELECT {', '.join(select)} FROM ({b.sql(exact=False, wide=False)}) s "
+            + " ".join(joins),
         )[0]
         n_bad = int(row[0] or 0)
         counts = dict(zip(b.COUNTS, (int(v or 0) for v in row[3 : 3 + len(b.COUNTS)]), strict=True))
@@ -953,7 +986,8 @@ class _Run:
         )
         if not fast:
             row = self.fetch(
-                table, f"SELECT {', '.join(b.counts(exact=True))} FROM ({b.sql(exact=True)})"
+                table,
+                f"SELECT {', '.join(b.counts(exact=True))} FROM ({b.sql(exact=True, wide=False)})",
             )[0]
             counts = dict(zip(b.COUNTS, (int(v or 0) for v in row), strict=True))
         self._list_balance_rules(table, b, b.sql(exact=not fast), counts, b.SEQUENCE)
@@ -1223,9 +1257,11 @@ class _Balances:
             "unordered": "same AND date <= p_d",
             "breaks": f"same AND m - p_m <= 1 AND date > p_d AND abs(balance - expected) > {tol}",
             "first_breaks": "start AND pos_id IS NOT NULL AND NOT _bad "
-            f"AND abs(balance - expected_first) > {tol}",
+            f"AND abs(balance - (money + f + late_)) > {tol}",
             "gaps": "same AND m - p_m > 1",
         }
+        # In `sql`, the row-to-row rules are computed once as flags.
+        self.flagged = {"unordered": "unordered_", "breaks": "break_", "gaps": "gap_"}
         self.rows = {
             "orphans": "pos_id IS NULL AND customer_id IS NOT NULL AND product_id IS NOT NULL "
             "AND NOT _bad",
@@ -1235,7 +1271,9 @@ class _Balances:
             "after_close": "pos_id IS NOT NULL AND date > close_date",
         }
 
-    def condition(self, key: str, sql: str) -> str:
+    def condition(self, key: str, sql: str = "") -> str:
+        if key in self.flagged:
+            return self.flagged[key]
         return self.sequence.get(key) or self.rows[key]
 
     def counts(self, exact: bool) -> list[str]:
@@ -1260,18 +1298,45 @@ class _Balances:
     def row_counts(self) -> list[str]:
         return [f"count(*) FILTER (WHERE {self.rows[k]})" for k in self.ROWS]
 
+    def _source(self, column: str) -> str:
+        """The column to read: for Parquet stored with its own type, the stored value (no
+        cleaning expression to evaluate; values cleaning would change are errors reported by
+        the value rules anyway); else the typed value."""
+        source = self.table.source
+        kind = source.kind(column) if source.format == "parquet" else ""
+        native = {"string": ("string",), "float64": ("float", "int"), "date": ("date",)}
+        if kind in native.get(source.spec.column(column).dtype, ()):
+            return f"{_id('r__' + column)} AS {_id(column)}"
+        return _id(column)
+
     def _base(self, where: str = "") -> str:
-        chk = _id(self.table.chk)
-        file = "_file" if not self.single_file else "NULL::VARCHAR AS _file_"
-        del file
+        cols = ", ".join(
+            self._source(c)
+            for c in (
+                "customer_id",
+                "product_id",
+                "date",
+                "balance",
+                "contributions_mtd",
+                "withdrawals_mtd",
+                "investment_returns_mtd",
+                "fees_mtd",
+            )
+        )
+        keys = self.table.source.spec.primary_key
+        raw = (
+            f"SELECT _file, _row, _bad, {cols}, {_key_sql(keys)} AS k, "
+            f"({_quick_any(self.rules)}) AS qbad FROM {_id(self.table.chk)}{where}"
+        )
         return (
-            f"SELECT _file, _row, _bad, customer_id, product_id, date, balance, {_FLOW} AS f, "
-            "year(date) * 12 + month(date) AS m, "
-            f"{_key_sql(self.table.source.spec.primary_key)} AS k, "
-            f"({_quick_any(self.rules)}) AS qbad FROM {chk}{where}"
+            "SELECT _file, _row, _bad, customer_id, product_id, date, balance, "
+            f"{_FLOW} AS f, year(date) * 12 + month(date) AS m, k, qbad FROM ({raw})"
         )
 
-    def _join_positions(self, rows: str, key: str) -> str:
+    def _join_positions(self, rows: str, edges_only: bool) -> str:
+        """`rows` with their position's enrollment facts (``pos_id`` null: no enrollment). Joined
+        on the (customer, product) hash, then the texts are compared, so a hash collision can
+        never lend a position another's facts; with `edges_only`, other rows skip the lookup."""
         if self.positions is None:
             return (
                 "SELECT *, NULL::BIGINT AS pos_id, NULL::DATE AS open_date, NULL::DOUBLE AS money, "
@@ -1279,13 +1344,20 @@ class _Balances:
                 f"FROM ({rows})"
             )
         pos = _id(self.positions[0])
-        return (
-            "SELECT s.*, pos.pos_id, pos.open_date, pos.money, pos.close_date, pos.c_ok, "
-            f"pos.p_ok FROM ({rows}) s LEFT JOIN {pos} pos ON {key} = pos.c "
-            "AND s.product_id = pos.p"
+        key = "CASE WHEN s.edge THEN s.h END" if edges_only else "s.h"
+        match = "pos.c = s.customer_id AND pos.p = s.product_id"
+        facts = ", ".join(
+            f"CASE WHEN {match} THEN pos.{c} END AS {c}"
+            for c in ("pos_id", "open_date", "money", "close_date", "c_ok", "p_ok")
         )
+        return f"SELECT s.*, {facts} FROM ({rows}) s LEFT JOIN {pos} pos ON {key} = pos.h"
 
-    def sql(self, exact: bool) -> str:
+    def sql(self, exact: bool, wide: bool = True) -> str:
+        """Rows with what the sequence checks need. `exact` sorts each position's rows by
+        (date, row); else the scan order is used (and checked: see `_Run._balances`). `wide`
+        keeps the columns messages show; the counting scan leaves them out (fewer columns
+        through the window and the join)."""
+        csv = self.table.source.format == "csv"
         if exact:
             where = (
                 " WHERE NOT _bad AND customer_id IS NOT NULL AND product_id IS NOT NULL AND "
@@ -1294,31 +1366,30 @@ class _Balances:
             window = "(PARTITION BY customer_id, product_id ORDER BY date, _row)"
         else:
             where, window = "", "()"
-        lags = {"c": "customer_id", "p": "product_id", "m": "m", "d": "date", "b": "balance",
-                "f": "f", "_row": "_row", "bad": "_bad", "k": "k", "row": "_row"}  # fmt: skip
+        base = self._base(where)
+        # Positions are compared by a hash of (customer, product) between neighbouring rows: a
+        # 64-bit hash makes a false "same position" practically impossible, and costs less
+        # than carrying both texts through the window.
+        base = f"SELECT *, hash(customer_id, product_id) AS h FROM ({base})"
+        lags = {"h": "h", "d": "date", "b": "balance", "f": "f", "_row": "_row", "k": "k"}
+        if csv:
+            lags["bad"] = "_bad"
         if not self.single_file:
             lags["file"] = "_file"
         cols = [f"lag({x}) OVER {window} AS p_{n}" for n, x in lags.items()]
+        if not csv:
+            cols.append("FALSE AS p_bad")
         if self.single_file:
             cols.append("_file AS p_file")
         if not exact:
-            cols += [
-                f"lead(customer_id) OVER {window} AS n_c",
-                f"lead(product_id) OVER {window} AS n_p",
-            ]
-        s = f"SELECT *, {', '.join(cols)} FROM ({self._base(where)})"
-        same = "(customer_id = p_c AND product_id = p_p AND NOT _bad AND NOT p_bad) IS TRUE"
-        if exact:
-            s = f"SELECT *, {same} AS same, NOT {same} AS start, TRUE AS edge FROM ({s})"
-            s = self._join_positions(s, "s.customer_id")
-        else:
-            last = "NOT (customer_id = n_c AND product_id = n_p) IS TRUE"
-            s = (
-                f"SELECT *, {same} AS same, NOT {same} AS start, NOT {same} OR {last} AS edge "
-                f"FROM ({s})"
-            )
-            # Only a position's first and last rows look up its enrollment facts.
-            s = self._join_positions(s, "CASE WHEN s.edge THEN s.customer_id END")
+            cols.append(f"lead(h) OVER {window} AS n_h")
+        s = f"SELECT *, {', '.join(cols)} FROM ({base})"
+        same = "(h = p_h AND NOT _bad AND NOT p_bad) IS TRUE"
+        edge = "TRUE" if exact else f"NOT {same} OR NOT (h = n_h) IS TRUE"
+        s = (
+            f"SELECT *, {same} AS same, NOT {same} AS start, {edge} AS edge, "
+            f"year(p_d) * 12 + month(p_d) AS p_m FROM ({s})"
+        )
         late = "0"
         if self.late_money is not None:
             s = (
@@ -1327,11 +1398,46 @@ class _Balances:
                 "AND s.m = lm.lm_m"
             )
             late = "late_"
-        return (
-            "SELECT *, CASE WHEN m = p_m THEN p_b - p_f + f "
-            f"ELSE p_b + f + {late} END AS expected, money + f + {late} AS expected_first "
-            f"FROM ({s})"
+        expected = f"CASE WHEN m = p_m THEN p_b - p_f + f ELSE p_b + f + {late} END"
+        flags = {
+            "unordered_": self.sequence["unordered"],
+            "break_": self.sequence["breaks"].replace("expected", f"({expected})"),
+            "gap_": self.sequence["gaps"],
+        }
+        if wide:
+            s = (
+                f"SELECT *, {', '.join(f'{c} AS {n}' for n, c in flags.items())}, "
+                f"{expected} AS expected, p__row AS p_row"
+                + (", 0 AS late_" if late == "0" else "")
+                + f" FROM ({s})"
+            )
+            s = self._join_positions(s, edges_only=not exact)
+            return f"SELECT *, money + f + {late} AS expected_first FROM ({s})"
+        # Counting: only what the aggregates need goes through the join.
+        order = (
+            "k IS NULL OR (p__row IS NOT NULL AND (_row <> p__row + 1 OR _file <> p_file OR "
+            "p_k IS NULL OR k <= p_k))"
         )
+        keep = [
+            "_bad",
+            "qbad",
+            "customer_id",
+            "product_id",
+            "h",
+            "date",
+            "balance",
+            "f",
+            "same",
+            "start",
+            "edge",
+            "k IS NOT NULL AS has_k",
+            f"{order} AS kd",
+            f"{late} AS late_",
+            *(f"{c} AS {n}" for n, c in flags.items()),
+        ]
+        s = f"SELECT {', '.join(keep)} FROM ({s})"
+        # Only a position's first and last rows look up its enrollment facts.
+        return self._join_positions(s, edges_only=not exact)
 
     def rows_sql(self) -> str:
         """Every row joined with its position's facts (no order needed)."""
@@ -1340,7 +1446,9 @@ class _Balances:
             "NULL::DOUBLE AS expected_first, NULL::DATE AS p_d, NULL::BIGINT AS p_m "
             f"FROM ({self._base()})"
         )
-        return self._join_positions(s, "s.customer_id")
+        return self._join_positions(
+            f"SELECT *, hash(customer_id, product_id) AS h, TRUE AS edge FROM ({s})", False
+        )
 
 
 @dataclass(frozen=True)

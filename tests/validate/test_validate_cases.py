@@ -84,6 +84,9 @@ CASES: dict[str, list[tuple[str, str, str, int | None, str | None]]] = {
     "after_close": [("account_balances.csv", "balance-after-close", W, 7, "date")],
     "month_gap": [("account_balances.csv", "month-gap", W, 3, "date")],
     "status_contradiction": [("enrollments.csv", "status-contradiction", W, 3, "status")],
+    # A second enrollment of C001/P01 in March adds 200.00 of new money to March's balance.
+    "reenrolled": [],
+    "reenrolled_missing_money": [("account_balances.csv", "balance-identity", W, 4, "balance")],
     "unsorted_balances": [
         ("account_balances.csv", "balance-identity", W, 3, "balance"),
         ("account_balances.csv", "balance-identity", W, 7, "balance"),
