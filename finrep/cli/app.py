@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Annotated
 
 import typer
@@ -83,6 +84,14 @@ def _register() -> None:
 _register()
 
 
+def _quiet_library_warnings() -> None:
+    # ibis 12 asks pandas 3 about a deprecated option and calls a deprecated DuckDB method;
+    # users can do nothing about either, so they must not clutter every command's output.
+    warnings.filterwarnings("ignore", message=".*future.infer_string.*")
+    warnings.filterwarnings("ignore", message=r".*fetch_arrow_table\(\) is deprecated.*")
+
+
 def main() -> None:
     """Console-script entry point."""
+    _quiet_library_warnings()
     sys.exit(app())
