@@ -141,21 +141,27 @@ def build_pack(
     findings: Iterable[Any] = (),
     progress: Progress | None = None,
     options: dict[str, Any] | None = None,
+    facts: bool = True,
 ) -> Pack:
     """Compute every measure once for `period` and `filters` and assemble the `Pack`.
 
     `tables_or_data_dir`: loaded `Tables` or a data folder (opened on the configured
     engine). `findings`: validation findings for the data-quality appendix. `progress`:
-    ``(step, done, total)`` callback. Raises DataError for a period outside the data.
+    ``(step, done, total)`` callback. `options`: command options, kept in the run
+    information. `facts=False` leaves out the workbook's fact tables (`Pack.facts` is empty):
+    they are most of the work at scale, and a PDF does not use them. Raises DataError for a
+    period outside the data.
     """
     config = config or load_config()
     report = progress or _silent
     run = open_run(tables_or_data_dir, period, filters, config)
     kpis = run.kpis(report)
     pages = build_pages(run, kpis, report)
-    report("Workbook tables", 0, 1)
-    facts = _fact_tables(run)
-    report("Workbook tables", 1, 1)
+    fact_tables: dict[str, pd.DataFrame] = {}
+    if facts:
+        report("Workbook tables", 0, 1)
+        fact_tables = _fact_tables(run)
+        report("Workbook tables", 1, 1)
     tables = run.ctx.tables
     try:
         sources = source_files(tables)
@@ -176,7 +182,7 @@ def build_pack(
         reconciliation=assets.reconciliation(
             run.book, run.period, config.measures.residual_tolerance
         ),
-        facts=facts,
+        facts=fact_tables,
         run=RunInfo(
             finrep_version=finrep.__version__,
             engine=config.engine.name,

@@ -120,6 +120,17 @@ def test_pack_header(pack):
     assert sources["customers"].format == "csv"
 
 
+def test_fact_tables_are_there_unless_left_out(pack):
+    assert set(pack.facts) == {
+        "fact_positions_monthly",
+        "fact_service_monthly",
+        "fact_engagement_monthly",
+    }
+    lean = build_pack(DATA, "2024-03", facts=False)
+    assert dict(lean.facts) == {}
+    assert lean.measures_json() == pack.measures_json()
+
+
 def test_reconciliation(pack):
     r = pack.reconciliation
     assert list(r.columns) == [
