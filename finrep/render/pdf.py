@@ -420,7 +420,7 @@ class CoverPage(_Fixed):
         # The band bleeds to the page edges: draw it in page coordinates.
         c.saveState()
         c.translate(-MARGIN_X, -BOTTOM)
-        band_h = ph * 0.46
+        band_h = ph * 0.38
         c.setFillColor(colors.HexColor(theme.primary))
         c.rect(0, ph - band_h, pw, band_h, stroke=0, fill=1)
         c.setFillColor(colors.HexColor(theme.accent))
@@ -458,9 +458,15 @@ class CoverPage(_Fixed):
         story = " ".join(pack.page("executive").narrative) if _has_page(pack, "executive") else ""
         if story:
             top = y - 14 - 84 - 16
-            style = ParagraphStyle("cover_story", ctx.styles.narrative, fontSize=9, leading=13)
-            para = Paragraph(markup(story, font), style)
-            _, ph2 = para.wrap(w - 40, top - 50)
+            # The story must end above the two footer lines (y ≤ 40): shrink the type until
+            # it fits rather than let a long narrative run into them.
+            for size in (9.5, 9, 8.5, 8, 7.5):
+                style = ParagraphStyle("cover_story", ctx.styles.narrative, fontSize=size,
+                                       leading=size * 1.42)  # fmt: skip
+                para = Paragraph(markup(story, font), style)
+                _, ph2 = para.wrap(w - 40, top - 50)
+                if top - (ph2 + 34) >= 40:
+                    break
             box = ph2 + 34
             c.setFillColor(colors.HexColor(theme.panel))
             c.roundRect(0, top - box, w, box, 5, stroke=0, fill=1)
