@@ -956,25 +956,19 @@ class _Run:
                 join, missing = self._fk_join(fk, f"j{i}", "s")
                 joins.append(join)
                 extra.append(f"count(*) FILTER (WHERE {missing})")
-        select = [
-            "count(*) FILTER (WHERE _bad OR qbad)",
-            "count(*) FILTER (WHERE s.has_k)",
-            "count(*) FILTER (WHERE s.kd)",
-            *b.counts(exact=False),
-            *extra,
-        ]
+        select = [*b.head_counts(), *b.counts(exact=False), *extra]
         row = self.fetch(
             table,
             f"SELECT {', '.join(select)} FROM ({b.sql(exact=False, wide=False)}) s "
             + " ".join(joins),
         )[0]
-        n_bad = int(row[0] or 0)
-        counts = dict(zip(b.COUNTS, (int(v or 0) for v in row[3 : 3 + len(b.COUNTS)]), strict=True))
+        n_bad, n_keys, disorder, malformed = (int(v or 0) for v in row[:4])
+        counts = dict(zip(b.COUNTS, (int(v or 0) for v in row[4 : 4 + len(b.COUNTS)]), strict=True))
         if n_bad:
             self._value_details(table, rules)
-        self._check_keys(table, keys, int(row[1] or 0), int(row[2] or 0))
+        self._check_keys(table, keys, n_keys, disorder)
         if positions is None:
-            for fk, count in zip(fks, row[3 + len(b.COUNTS) :], strict=True):
+            for fk, count in zip(fks, row[4 + len(b.COUNTS) :], strict=True):
                 if count:
                     self._list_orphans(table, fk, int(count))
         fast = (
@@ -982,7 +976,7 @@ class _Run:
             and counts["runs"] == counts["run_positions"]
             and counts["unordered"] == 0
             and counts["orphans"] == 0
-            and not (n_bad and table.source.format == "csv")
+            and not malformed
         )
         if not fast:
             row = self.fetch(
@@ -1252,6 +1246,7 @@ class _Balances:
         self.late_money = late_money
         self.single_file = len(table.source.parts) <= 1
         tol = repr(float(tolerance))
+        self.tolerance = tol
         self.sequence = {
             "runs": "start AND pos_id IS NOT NULL AND NOT _bad",
             "unordered": "same AND date <= p_d",
@@ -1276,23 +1271,50 @@ class _Balances:
             return self.flagged[key]
         return self.sequence.get(key) or self.rows[key]
 
+    # Bit flags the counting scan packs into one integer before the join (one narrow column
+    # through the join instead of nine).
+    BITS = {"bad": 1, "kd": 2, "unordered": 4, "break": 8, "gap": 16, "has_k": 32, "start": 64,
+            "keyed": 128, "edge": 256, "malformed": 512}  # fmt: skip
+
+    def _bit(self, name: str) -> str:
+        return f"(bits & {self.BITS[name]} <> 0)"
+
+    def head_counts(self) -> list[str]:
+        """(rows with a bad value or malformed, rows with a key, rows breaking key order,
+        malformed rows)."""
+        names = ("bad", "has_k", "kd", "malformed")
+        return [f"count(*) FILTER (WHERE {self._bit(n)})" for n in names]
+
     def counts(self, exact: bool) -> list[str]:
-        """Aggregates, in COUNTS order, over `sql(exact)`. In the fast path the row rules only
-        screen the first and last rows (``orphans``: positions starting a run)."""
-        out = []
+        """Aggregates, in COUNTS order, over `sql(exact, wide=False)`. In the fast path the row
+        rules only screen the first and last rows (``orphans``: positions starting a run)."""
+        b = self._bit
+        tol = self.tolerance
         n_pos = self.positions[1] if self.positions else 0
+        runs = f"{b('start')} AND pos_id IS NOT NULL AND NOT {b('malformed')}"
+        orphans = f"{b('keyed')} AND pos_id IS NULL" + ("" if exact else f" AND {b('start')}")
+        conditions = {
+            "runs": runs,
+            "unordered": b("unordered"),
+            "breaks": b("break"),
+            "first_breaks": f"{runs} AND abs(balance - (money + f + late_)) > {tol}",
+            "gaps": b("gap"),
+            "orphans": orphans,
+            "bad_customer": "pos_id IS NOT NULL AND NOT c_ok",
+            "bad_product": "pos_id IS NOT NULL AND NOT p_ok",
+            "before_open": "pos_id IS NOT NULL AND date < open_date",
+            "after_close": "pos_id IS NOT NULL AND date > close_date",
+        }
+        out = []
         for key in self.COUNTS:
             if key == "run_positions":
                 out.append(
-                    f"bit_count(bitstring_agg(pos_id, 1, {n_pos}) FILTER (WHERE "
-                    f"{self.sequence['runs']}))"
+                    f"bit_count(bitstring_agg(pos_id, 1, {n_pos}) FILTER (WHERE {runs}))"
                     if n_pos
                     else "0"
                 )
-            elif key == "orphans" and not exact:
-                out.append(f"count(*) FILTER (WHERE start AND {self.rows['orphans']})")
             else:
-                out.append(f"count(*) FILTER (WHERE {self.condition(key, '')})")
+                out.append(f"count(*) FILTER (WHERE {conditions[key]})")
         return out
 
     def row_counts(self) -> list[str]:
@@ -1333,10 +1355,10 @@ class _Balances:
             f"{_FLOW} AS f, year(date) * 12 + month(date) AS m, k, qbad FROM ({raw})"
         )
 
-    def _join_positions(self, rows: str, edges_only: bool) -> str:
-        """`rows` with their position's enrollment facts (``pos_id`` null: no enrollment). Joined
-        on the (customer, product) hash, then the texts are compared, so a hash collision can
-        never lend a position another's facts; with `edges_only`, other rows skip the lookup."""
+    def _join_positions(self, rows: str, key: str) -> str:
+        """`rows` with their position's enrollment facts (``pos_id`` null: no enrollment),
+        looked up by the (customer, product) hash `key` (null: no lookup) and then the texts
+        themselves."""
         if self.positions is None:
             return (
                 "SELECT *, NULL::BIGINT AS pos_id, NULL::DATE AS open_date, NULL::DOUBLE AS money, "
@@ -1344,13 +1366,13 @@ class _Balances:
                 f"FROM ({rows})"
             )
         pos = _id(self.positions[0])
-        key = "CASE WHEN s.edge THEN s.h END" if edges_only else "s.h"
-        match = "pos.c = s.customer_id AND pos.p = s.product_id"
         facts = ", ".join(
-            f"CASE WHEN {match} THEN pos.{c} END AS {c}"
-            for c in ("pos_id", "open_date", "money", "close_date", "c_ok", "p_ok")
+            f"pos.{c}" for c in ("pos_id", "open_date", "money", "close_date", "c_ok", "p_ok")
         )
-        return f"SELECT s.*, {facts} FROM ({rows}) s LEFT JOIN {pos} pos ON {key} = pos.h"
+        return (
+            f"SELECT s.*, {facts} FROM ({rows}) s LEFT JOIN {pos} pos ON {key} = pos.h "
+            "AND s.customer_id = pos.c AND s.product_id = pos.p"
+        )
 
     def sql(self, exact: bool, wide: bool = True) -> str:
         """Rows with what the sequence checks need. `exact` sorts each position's rows by
@@ -1411,33 +1433,40 @@ class _Balances:
                 + (", 0 AS late_" if late == "0" else "")
                 + f" FROM ({s})"
             )
-            s = self._join_positions(s, edges_only=not exact)
+            s = self._join_positions(s, "s.h" if exact else "CASE WHEN s.edge THEN s.h END")
             return f"SELECT *, money + f + {late} AS expected_first FROM ({s})"
         # Counting: only what the aggregates need goes through the join.
         order = (
             "k IS NULL OR (p__row IS NOT NULL AND (_row <> p__row + 1 OR _file <> p_file OR "
             "p_k IS NULL OR k <= p_k))"
         )
+        parts = {
+            "bad": "_bad OR qbad",
+            "kd": order,
+            "unordered": flags["unordered_"],
+            "break": flags["break_"],
+            "gap": flags["gap_"],
+            "has_k": "k IS NOT NULL",
+            "start": "start",
+            "keyed": "NOT _bad AND customer_id IS NOT NULL AND product_id IS NOT NULL",
+            "edge": "edge",
+            "malformed": "_bad",
+        }
+        bits = " | ".join(f"(({c}) IS TRUE)::INTEGER * {self.BITS[n]}" for n, c in parts.items())
         keep = [
             "_bad",
-            "qbad",
             "customer_id",
             "product_id",
             "h",
             "date",
             "balance",
             "f",
-            "same",
-            "start",
-            "edge",
-            "k IS NOT NULL AS has_k",
-            f"{order} AS kd",
             f"{late} AS late_",
-            *(f"{c} AS {n}" for n, c in flags.items()),
         ]
-        s = f"SELECT {', '.join(keep)} FROM ({s})"
+        s = f"SELECT {', '.join(keep)}, {bits} AS bits FROM ({s})"
         # Only a position's first and last rows look up its enrollment facts.
-        return self._join_positions(s, edges_only=not exact)
+        edge = f"s.bits & {self.BITS['edge']} <> 0"
+        return self._join_positions(s, "s.h" if exact else f"CASE WHEN {edge} THEN s.h END")
 
     def rows_sql(self) -> str:
         """Every row joined with its position's facts (no order needed)."""
@@ -1447,7 +1476,7 @@ class _Balances:
             f"FROM ({self._base()})"
         )
         return self._join_positions(
-            f"SELECT *, hash(customer_id, product_id) AS h, TRUE AS edge FROM ({s})", False
+            f"SELECT *, hash(customer_id, product_id) AS h FROM ({s})", "s.h"
         )
 
 

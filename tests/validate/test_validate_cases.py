@@ -57,6 +57,7 @@ CASES: dict[str, list[tuple[str, str, str, int | None, str | None]]] = {
     "duplicate_key": [("customers.csv", "duplicate-key", E, 5, "customer_id")],
     "orphan_keys": [
         ("enrollments.csv", "orphan-key", E, 5, "customer_id"),
+        ("account_balances.csv", "orphan-key", E, 9, "customer_id, product_id"),
         ("engagement.csv", "orphan-key", E, 4, "customer_id"),
     ],
     # values
