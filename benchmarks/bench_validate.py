@@ -41,6 +41,7 @@ from finrep.sources import find_file
 from pathlib import Path
 data = Path(sys.argv[1])
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 began = time.perf_counter()
 rows = 0
 for name in TABLES:
@@ -78,7 +79,8 @@ def _run(script: str, data: Path) -> dict:
     )
     if out.returncode != 0:
         raise SystemExit(f"failed on {data}:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    return json.loads(lines[-1])
 
 
 def _warm(data: Path) -> int:

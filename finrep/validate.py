@@ -72,6 +72,7 @@ from finrep.sources import (
 
 Progress = Callable[[str, int, int], None]
 
+MEMORY_LIMIT = "1GB"  # DuckDB's working memory for validation (it spills beyond)
 # Tables without which no pack makes sense: a header-only file is an error, not a warning.
 CORE_TABLES = ("customers", "products", "enrollments", "account_balances")
 # Enum columns whose unknown values are only a warning (MEASURES.md already expects device
@@ -234,6 +235,8 @@ class _Run:
         self.today = date.today()
         self.progress = progress
         self.con = engine.connect(engine="duckdb")
+        # Memory stays flat whatever the data size: beyond this DuckDB spills to disk.
+        engine.fetch(self.con, f"SET memory_limit = '{MEMORY_LIMIT}'")
         self.findings: list[Finding] = []
         self.tables: dict[str, _Table] = {}
         self.sources: dict[str, Source] = {}
@@ -937,6 +940,11 @@ class _Run:
             f"SELECT pos.*, cl.close_date FROM {_id(name)} pos LEFT JOIN ({closes}) cl "
             "ON pos.c = cl.cc AND pos.p = cl.cp",
         )
+        # The foreign keys that needed the pairs are checked by now: free the first copy.
+        pairs = self._parent_keys.pop(("enrollments", ("customer_id", "product_id")), None)
+        if pairs is not None:
+            engine.fetch(self.con, f"DROP VIEW IF EXISTS {_id(pairs)}")
+        engine.fetch(self.con, f"DROP TABLE IF EXISTS {_id(name)}")
         return full, n
 
     def _balances(self, table: _Table) -> None:
