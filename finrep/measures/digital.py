@@ -106,6 +106,47 @@ def digital_kpis_many(
         raise ValueError("one active_customers value per period")
     if not periods:
         return []
+    # Single-month periods inside the trend window are read from the per-month statistics
+    # the trend visuals need anyway (one grouped pass over the sessions, kept on `ctx`).
+    trail = Period(month_start(ctx.at), ctx.at).trailing(ctx.config.report.trend_months)
+    out: list[dict[str, float | None] | None] = [None] * len(periods)
+    rest = []
+    for i, period in enumerate(periods):
+        if period.n_months == 1 and trail.start <= period.start <= trail.end:
+            stats = _month_stats(ctx, trail)
+            m = pd.Timestamp(period.start)
+            row = stats.loc[m] if m in stats.index else None
+            out[i] = _kpi_values(
+                0 if row is None else row["mau"],
+                None if row is None else row["mobile_users"],
+                0 if row is None else row["sessions"],
+                None if row is None else row["duration_sum"],
+                None if row is None else row["duration_n"],
+                active_customers[i],
+            )
+        else:
+            rest.append(i)
+    if rest:
+        values = _kpis_scan(ctx, [periods[i] for i in rest])
+        for i, v in zip(rest, values, strict=True):
+            out[i] = _kpi_values(*v, active_customers[i])
+    return out  # type: ignore[return-value]
+
+
+def _kpi_values(users, mobile_users, sessions, duration_sum, duration_n, active):
+    users = int(users)
+    return {
+        "digital_active_users": users,
+        "digital_engagement_rate": _ratio(users, active),
+        "mobile_adoption_rate": _ratio(mobile_users, users),
+        "sessions": int(sessions),
+        "avg_session_minutes": _ratio(duration_sum, duration_n),
+    }
+
+
+def _kpis_scan(ctx: MeasureContext, periods: Sequence[Period]) -> list[tuple]:
+    """(users, mobile users, sessions, duration sum, duration count) per period, from one
+    aggregate over the sessions of all `periods`."""
     g = ctx.engagement
     g = g.filter(_any_period(g.date, periods))
     mobile = is_mobile_expr(g.device_type)
@@ -118,19 +159,32 @@ def digital_kpis_many(
         aggs[f"duration_sum_{i}"] = g.session_duration.sum(where=inside)
         aggs[f"duration_n_{i}"] = g.session_duration.count(where=inside)
     row = execute(g.aggregate(**aggs)).iloc[0]
-    out = []
-    for i, active in enumerate(active_customers):
-        users = int(row[f"users_{i}"])
-        out.append(
-            {
-                "digital_active_users": users,
-                "digital_engagement_rate": _ratio(users, active),
-                "mobile_adoption_rate": _ratio(row[f"mobile_users_{i}"], users),
-                "sessions": int(row[f"sessions_{i}"]),
-                "avg_session_minutes": _ratio(row[f"duration_sum_{i}"], row[f"duration_n_{i}"]),
-            }
+    names = ("users", "mobile_users", "sessions", "duration_sum", "duration_n")
+    return [tuple(row[f"{n}_{i}"] for n in names) for i in range(len(periods))]
+
+
+def _month_stats(ctx: MeasureContext, trail: Period) -> pd.DataFrame:
+    """Per month of `trail` with sessions (index: month start as Timestamp): mau,
+    mobile_users, sessions, duration_sum, duration_n, mean, median. One grouped query,
+    computed once per context and window (the KPIs and both trend visuals read it)."""
+    cache = ctx.__dict__.setdefault("_digital_month_stats", {})
+    key = (trail.start, trail.end)
+    if key not in cache:
+        g = _sessions_in(ctx, trail.start, trail.end)
+        g = g.mutate(month=g.date.truncate("M"), _mobile=is_mobile_expr(g.device_type))
+        agg = g.group_by("month").aggregate(
+            mau=g.customer_id.nunique(),
+            mobile_users=g.customer_id.nunique(where=g._mobile),
+            sessions=g.count(),
+            duration_sum=g.session_duration.sum(),
+            duration_n=g.session_duration.count(),
+            mean=g.session_duration.mean(),
+            median=g.session_duration.median(),
         )
-    return out
+        frame = execute(agg)
+        frame["month"] = pd.to_datetime(frame["month"])
+        cache[key] = frame.set_index("month")
+    return cache[key]
 
 
 def _any_period(column: ir.DateColumn, periods: Sequence[Period]) -> ir.BooleanColumn:
@@ -160,21 +214,12 @@ def _monthly(ctx: MeasureContext, trail: Period) -> pd.DataFrame:
     Months before the first month with any engagement row (unfiltered) are left out; later
     months without sessions are zero (mean and median null).
     """
-    g = _sessions_in(ctx, trail.start, trail.end)
-    g = g.mutate(month=g.date.truncate("M"))
-    agg = g.group_by("month").aggregate(
-        mau=g.customer_id.nunique(),
-        sessions=g.count(),
-        mean=g.session_duration.mean(),
-        median=g.session_duration.median(),
-    )
-    frame = execute(agg)
-    frame["month"] = pd.to_datetime(frame["month"])
+    frame = _month_stats(ctx, trail)[["mau", "sessions", "mean", "median"]]
     first = execute(ctx.tables["engagement"].date.min())
     months = [pd.Timestamp(add_months(trail.start, i)) for i in range(trail.n_months)]
     if first is not None and not pd.isna(first):
         months = [m for m in months if m >= pd.Timestamp(month_start(first))]
-    frame = frame.set_index("month").reindex(months)
+    frame = frame.reindex(pd.DatetimeIndex(months, name="month"))
     frame[["mau", "sessions"]] = frame[["mau", "sessions"]].fillna(0).astype("int64")
     frame[["mean", "median"]] = frame[["mean", "median"]].astype("float64")
     return frame.rename_axis("x").reset_index()
