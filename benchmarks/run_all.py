@@ -15,7 +15,8 @@ pyarrow writing tables of the generated shape (generate), one DuckDB read of all
 to start a Spark session.
 
 Peak memory is that of the whole process tree (finrep, its chart workers, Spark's JVM),
-sampled from /proc every 50 ms; ``ru_maxrss`` of the largest single process (wait4) is kept
+summed as proportional set sizes (forked workers' shared pages counted once) and sampled
+from /proc every 50 ms; ``ru_maxrss`` of the largest single process (wait4) is kept
 too. A step whose command is not built yet is reported as missing, never estimated.
 
 Usage::
@@ -96,18 +97,30 @@ def _children_map() -> dict[int, list[int]]:
 
 
 def _tree_rss_bytes(root: int) -> int:
+    """Memory of `root` and its descendants: the sum of their proportional set sizes (PSS:
+    pages shared between forked workers counted once overall, not once per process)."""
     kids = _children_map()
     total, stack = 0, [root]
-    page = os.sysconf("SC_PAGE_SIZE")
     while stack:
         pid = stack.pop()
         stack.extend(kids.get(pid, ()))
-        try:
-            with open(f"/proc/{pid}/statm") as fh:
-                total += int(fh.read().split()[1]) * page
-        except (OSError, IndexError, ValueError):
-            pass
+        total += _pss_bytes(pid)
     return total
+
+
+def _pss_bytes(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:  # no smaps_rollup (old kernels): resident pages, shared ones counted per process
+        with open(f"/proc/{pid}/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
 
 
 def measure(run: Run, env: dict[str, str] | None = None, timeout: float = 3600) -> Run:
@@ -594,8 +607,9 @@ def write_results(runs: list[Run], started: dt.datetime, path: Path) -> str:
         f"{(dt.datetime.now(dt.UTC) - started).total_seconds() / 60:.0f} min). Each step is a "
         "subprocess of the `finrep` CLI on Parquet data from `finrep generate --format "
         f"parquet --seed {SEED}`; engine DuckDB unless marked Spark.",
-        "Peak memory: resident memory of the whole process tree (finrep, chart workers, "
-        "Spark's JVM) sampled every 50 ms; max RSS: the largest single process (wait4). "
+        "Peak memory: the whole process tree (finrep, chart workers, Spark's JVM), summed as "
+        "proportional set sizes (pages shared by forked workers counted once), sampled every "
+        "50 ms; max RSS: the largest single process (wait4). "
         "CPU s: user + system time of the step's processes (less sensitive than wall time "
         "to other work on this shared 2-core machine); load: 1-minute load average when the "
         "step started. Baselines show their timed section (after imports and warm-up), as "
