@@ -90,9 +90,49 @@ class Filters:
             for name, vals in self.items()
         )
 
+    def canonical(self, where: str = "") -> Filters:
+        """These filters with closed-domain values (segment, state, region, age band,
+        category, channel, device) in their canonical spelling, matched ignoring case.
+
+        An unknown value raises `ConfigError` naming the option (or `where`, e.g. a
+        recipients file row) and the allowed values: a typo must not silently select nothing.
+        """
+        domains = _domains()
+        values: dict[str, list[str]] = {}
+        for name, vals in self.items():
+            domain = domains.get(name)
+            clean = []
+            for v in vals:
+                match = (
+                    v
+                    if domain is None
+                    else next((d for d in domain if d.casefold() == v.casefold()), None)
+                )
+                if match is None:
+                    shown = ", ".join(domain[:12]) + (", …" if len(domain) > 12 else "")
+                    label = f"{where}: {name}" if where else FILTER_OPTIONS[name]
+                    raise ConfigError(f"{label} {v!r} is not one of {shown}")
+                clean.append(match)
+            values[name] = clean
+        return Filters.of(**values)
+
     def slug(self) -> str:
         """File-name part: ``segment-affluent_region-west``; empty when unfiltered."""
         parts = []
         for name, vals in self.items():
             parts.append(name.replace("_", "-") + "-" + "+".join(vals))
         return "_".join(parts)
+
+
+def _domains() -> dict[str, tuple[str, ...]]:
+    from finrep import schema
+
+    return {
+        "segment": schema.SEGMENTS,
+        "state": schema.STATES,
+        "region": schema.REGIONS,
+        "age_band": schema.AGE_BANDS,
+        "category": schema.PRODUCT_CATEGORIES,
+        "channel": schema.SERVICE_CHANNELS,
+        "device": schema.DEVICE_TYPES,
+    }

@@ -52,4 +52,4 @@ def filters_from(
     return Filters.of(
         segment=segment, state=state, region=region, age_band=age_band,
         category=category, product=product, channel=channel, device=device,
-    )  # fmt: skip
+    ).canonical()  # fmt: skip

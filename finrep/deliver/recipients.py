@@ -15,26 +15,14 @@ from pathlib import Path
 
 from finrep.errors import ConfigError, DeliveryError
 from finrep.filters import Filters
-from finrep.schema import AGE_BANDS, DEVICE_TYPES, PRODUCT_CATEGORIES, REGIONS, SEGMENTS, STATES
-from finrep.schema import SERVICE_CHANNELS as CHANNELS
 
 COLUMNS = ("email", "name", "filters")
 
 # One plain address: no display name, no list, no spaces or angle brackets.
 _ADDRESS = re.compile(r"^[^@\s,;<>()\"\[\]\\:]+@[^@\s,;<>()\"\[\]\\:]+$")
 
+
 # Closed domains a recipient's filter is checked against (product and advisor are open).
-_DOMAINS: dict[str, tuple[str, ...]] = {
-    "segment": SEGMENTS,
-    "state": STATES,
-    "region": REGIONS,
-    "age_band": AGE_BANDS,
-    "category": PRODUCT_CATEGORIES,
-    "channel": CHANNELS,
-    "device": DEVICE_TYPES,
-}
-
-
 @dataclass(frozen=True)
 class Recipient:
     email: str
@@ -67,22 +55,10 @@ def check_address(what: str, value: str) -> str:
 
 def normalise_filters(filters: Filters, where: str) -> Filters:
     """Filters with closed-domain values in their canonical case; unknown values refused."""
-    values: dict[str, list[str]] = {}
     for name, vals in filters.items():
-        domain = _DOMAINS.get(name)
-        clean = []
         for v in vals:
             check_header_value(f"{where}: filter {name}", v)
-            if domain is None:
-                clean.append(v)
-                continue
-            match = next((d for d in domain if d.casefold() == v.casefold()), None)
-            if match is None:
-                shown = ", ".join(domain) if len(domain) <= 12 else ", ".join(domain[:12]) + ", …"
-                raise ConfigError(f"{where}: {name} {v!r} is not one of {shown}")
-            clean.append(match)
-        values[name] = clean
-    return Filters.of(**values)
+    return filters.canonical(where)
 
 
 def recipients_from_addresses(addresses: list[str], filters: Filters) -> list[Recipient]:

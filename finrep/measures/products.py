@@ -71,7 +71,10 @@ def equity_weights(risk_levels: pd.Series, config: Config) -> pd.Series:
             f"measures.equity_weight has no weight for risk level {missing[0]!r} "
             f"(known: {', '.join(weights)}); add it to your finrep.toml"
         )
-    return risk_levels.map(lambda r: float(weights[r]) if r in weights else np.nan)
+    # astype: on an empty selection (a filter matching nothing) map() keeps the text dtype.
+    return risk_levels.map(lambda r: float(weights[r]) if r in weights else np.nan).astype(
+        "float64"
+    )
 
 
 def product_monthly(book: Book, market: pd.DataFrame, config: Config) -> pd.DataFrame:
