@@ -1,10 +1,16 @@
 """Data checks → findings: every problem in a data folder, collected in one run.
 
-`validate(data_dir)` inspects the nine files (`sources.inspect_source`), then runs its checks as
-DuckDB queries over the files in place, whatever engine measures run on: one counting query per
-table and check family, and a listing query (``ORDER BY row LIMIT n``) only for the rules that
-found something. Nothing but counts and the listed rows leaves the database, so a million bad rows
-cost no more memory than ten.
+`validate(data_dir)` inspects the nine files (`sources.inspect_source`), then checks them with
+DuckDB queries over the files in place, whatever engine measures run on. Each table is read in
+one scan that counts every rule at once (Parquet statistics first rule out what they can: nulls,
+ranges, dates); only a rule that found something gets a listing query (``ORDER BY row LIMIT
+n``). Nothing but counts and the listed rows leaves the database, and DuckDB works within
+`MEMORY_LIMIT` (spilling beyond), so a million bad rows cost no more memory than ten.
+
+Keys are proven unique when they strictly increase in file order (checked in the scan), else
+by a bitmap of id numbers, else by grouping. Balances are checked in file order when the scan
+shows each position's rows together and by date (finrep's layout and the published one), else
+sorted per position.
 
 Rules (severity: structural problems are errors, accounting and consistency problems warnings):
 
@@ -353,7 +359,7 @@ class _Run:
                 "unreadable-file",
                 "error",
                 f"{source.display}: could not be read ({reason}); check that it is a "
-                f"{source.format.upper()} file laid out as `finrep validate --help` describes",
+                f"well-formed {source.format.upper()} file",
             )
             self.tables.pop(name, None)
 
@@ -1056,7 +1062,7 @@ class _Run:
                 table,
                 "SELECT _file, _row, customer_id, product_id, date, balance, p_b, p__row, "
                 "expected, expected_first, money, p_d, m - p_m, open_date, close_date "
-                f"FROM ({s}) WHERE {b.condition(key, s)} ORDER BY _file, _row LIMIT {self.limit}",
+                f"FROM ({s}) WHERE {b.condition(key)} ORDER BY _file, _row LIMIT {self.limit}",
             )
             for (
                 f,
@@ -1223,10 +1229,10 @@ def _key_aggregates(bounds: tuple[int, int] | None, n: str = "n") -> list[str]:
 class _Balances:
     """SQL for the balance checks.
 
-    `sql` gives every row with the previous row's customer, product, month, date, balance, flow
-    and record number (``p_c`` … ``p__row``): the previous row in the scan (fast path) or in
-    (date, row) order within the position (exact). ``same`` marks rows whose previous row is of
-    the same position. The identity: ``balance = previous balance + this month's flows``
+    `sql` gives every row with the previous row's position (a hash of customer and product),
+    date, balance, flow, key and record number (``p_h`` … ``p__row``): the previous row in the scan
+    (fast path) or in (date, row) order within the position (exact). ``same`` marks rows whose
+    previous row is of the same position. The identity: ``balance = previous balance + this month's flows``
     (month-to-date flows; a second row in one month: ``previous balance − its flows + these
     flows``), plus the new money of a later enrollment in its month; a position's first row:
     ``balance = new money of the opening month + its flows``. In the fast path only a
@@ -1274,7 +1280,8 @@ class _Balances:
             "after_close": "pos_id IS NOT NULL AND date > close_date",
         }
 
-    def condition(self, key: str, sql: str = "") -> str:
+    def condition(self, key: str) -> str:
+        """Condition of rule `key` over the rows of `sql(wide=True)` or `rows_sql`."""
         if key in self.flagged:
             return self.flagged[key]
         return self.sequence.get(key) or self.rows[key]

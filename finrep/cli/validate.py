@@ -91,7 +91,14 @@ def command(
         str, typer.Option("--format", help="Output: text or json.", case_sensitive=False)
     ] = "text",
 ) -> None:
-    """Check a data folder: list every problem by file and rule (exit 1 on errors)."""
+    """Check a data folder: list every problem by file and rule (exit 1 on errors).
+
+    Reads the nine tables as <table>.csv, <table>.parquet or a <table>/ folder of Parquet
+    files. CSV may be comma, semicolon, tab or pipe delimited, UTF-8 or Latin-1. Rows are record
+    numbers as a spreadsheet shows them (header = row 1). Warnings (e.g. balances after a close
+    date) do not fail the check; errors (missing columns, unreadable values, duplicate or orphan
+    keys) do.
+    """
     from finrep.validate import has_errors, validate
 
     fmt = format.lower()
