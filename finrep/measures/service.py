@@ -29,7 +29,7 @@ from finrep.config import Config
 from finrep.engine import execute
 from finrep.measures.context import MeasureContext
 from finrep.pack import Definition, Visual
-from finrep.period import Period, add_months, month_start
+from finrep.period import Period, add_months, month_end, month_start
 from finrep.schema import ISSUE_REASONS, PRODUCT_CATEGORIES, SEGMENTS, SERVICE_CHANNELS
 
 LOOKAROUND_DAYS = 7  # MEASURES.md: "within 7 days" means d−7 ≤ date ≤ d+7
@@ -148,7 +148,17 @@ def contact_cube(ctx: MeasureContext, start: date, end: date) -> pd.DataFrame:
     contacts, scored, score_sum, csat (score ≥ 4), handle_n, handle_sum, first,
     resolved_first (first and Resolved), fcr, issues (issue reasons).
     """
-    return _cube(ctx, ((start, end),))
+    cache = ctx.__dict__.setdefault("_service_cubes", {})
+    whole_months = start == month_start(start) and end == month_end(end)
+    for (a, b), cube in cache.items():
+        # A cube over a wider range holds the same month rows: flags look only 7 days
+        # around each contact, whatever range is asked (see `_flagged`).
+        if whole_months and a <= start and end <= b:
+            keep = (cube["month"] >= pd.Timestamp(start)) & (cube["month"] <= pd.Timestamp(end))
+            return cube[keep].reset_index(drop=True)
+    cube = _cube(ctx, ((start, end),))
+    cache[(start, end)] = cube
+    return cube.copy()  # callers may add columns; the cached cube stays as computed
 
 
 def _cube(ctx: MeasureContext, ranges: Sequence[tuple[date, date]]) -> pd.DataFrame:
@@ -220,7 +230,11 @@ def service_kpis_many(
         raise ValueError("one active_customers value per period")
     if not periods:
         return []
-    cube = _cube(ctx, [(p.start, p.end) for p in periods])
+    # One cube over the periods and the service page's window (the last VOLUME_MONTHS
+    # months to E), shared with `service_visuals` through `contact_cube`.
+    start = min([p.start for p in periods] + [add_months(ctx.at, -(VOLUME_MONTHS - 1))])
+    end = max([p.end for p in periods] + [month_end(ctx.at)])
+    cube = contact_cube(ctx, month_start(start), month_end(end))
     return [
         _kpis_from(_sums(cube, p.start, p.end), active)
         for p, active in zip(periods, active_customers, strict=True)
