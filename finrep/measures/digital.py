@@ -165,23 +165,27 @@ def _kpis_scan(ctx: MeasureContext, periods: Sequence[Period]) -> list[tuple]:
 
 def _month_stats(ctx: MeasureContext, trail: Period) -> pd.DataFrame:
     """Per month of `trail` with sessions (index: month start as Timestamp): mau,
-    mobile_users, sessions, duration_sum, duration_n, mean, median. One grouped query,
+    mobile_users, sessions, duration_sum, duration_n, mean, median. Two grouped queries,
     computed once per context and window (the KPIs and both trend visuals read it)."""
     cache = ctx.__dict__.setdefault("_digital_month_stats", {})
     key = (trail.start, trail.end)
     if key not in cache:
         g = _sessions_in(ctx, trail.start, trail.end)
         g = g.mutate(month=g.date.truncate("M"), _mobile=is_mobile_expr(g.device_type))
-        agg = g.group_by("month").aggregate(
-            mau=g.customer_id.nunique(),
-            mobile_users=g.customer_id.nunique(where=g._mobile),
+        # Distinct users through one (month, customer) grouping rather than two
+        # count-distincts per month: about half the CPU and a fraction of the memory.
+        u = g.filter(g.customer_id.notnull())
+        u = u.group_by(["month", "customer_id"]).aggregate(_mobile=u._mobile.any())
+        users = u.group_by("month").aggregate(mau=u.count(), mobile_users=u.count(where=u._mobile))
+        sessions = g.group_by("month").aggregate(
             sessions=g.count(),
             duration_sum=g.session_duration.sum(),
             duration_n=g.session_duration.count(),
             mean=g.session_duration.mean(),
             median=g.session_duration.median(),
         )
-        frame = execute(agg)
+        frame = execute(sessions).merge(execute(users), on="month", how="left")
+        frame[["mau", "mobile_users"]] = frame[["mau", "mobile_users"]].fillna(0).astype("int64")
         frame["month"] = pd.to_datetime(frame["month"])
         cache[key] = frame.set_index("month")
     return cache[key]
