@@ -23,6 +23,7 @@ import pandas as pd
 
 from finrep.pack import Visual
 from finrep.render import formats
+from finrep.render.theme import STATE_TILES
 from finrep.render.xlsx_bubble import add_bubble_chart
 from finrep.render.xlsx_cells import is_missing, write_text, write_value
 from finrep.render.xlsx_style import (
@@ -39,23 +40,6 @@ CHART_WIDTH = 640  # pixels
 CHART_HEIGHT = 320
 CHART_ROWS = 17  # rows a chart covers at the default row height (20 px), plus a margin
 FIRST_COL = 1  # data ranges start in column B
-
-# Tile-grid map of the US, 8 rows × 12 columns: the same layout as the PDF's map
-# (render/charts.py STATE_TILES), so both documents draw the same picture.
-STATE_TILES: dict[str, tuple[int, int]] = {
-    "AK": (0, 0), "ME": (0, 11),
-    "VT": (1, 9), "NH": (1, 10),
-    "WA": (2, 0), "ID": (2, 1), "MT": (2, 2), "ND": (2, 3), "MN": (2, 4), "IL": (2, 5),
-    "WI": (2, 6), "MI": (2, 7), "NY": (2, 8), "RI": (2, 9), "MA": (2, 10),
-    "OR": (3, 0), "NV": (3, 1), "WY": (3, 2), "SD": (3, 3), "IA": (3, 4), "IN": (3, 5),
-    "OH": (3, 6), "PA": (3, 7), "NJ": (3, 8), "CT": (3, 9),
-    "CA": (4, 0), "UT": (4, 1), "CO": (4, 2), "NE": (4, 3), "MO": (4, 4), "KY": (4, 5),
-    "WV": (4, 6), "VA": (4, 7), "MD": (4, 8), "DE": (4, 9),
-    "AZ": (5, 1), "NM": (5, 2), "KS": (5, 3), "AR": (5, 4), "TN": (5, 5), "NC": (5, 6),
-    "SC": (5, 7), "DC": (5, 8),
-    "OK": (6, 3), "LA": (6, 4), "MS": (6, 5), "AL": (6, 6), "GA": (6, 7),
-    "HI": (7, 0), "TX": (7, 3), "FL": (7, 8),
-}  # fmt: skip
 
 
 @dataclass
