@@ -187,6 +187,7 @@ def _plural(n: int, word: str) -> str:
 
 _view_ids = itertools.count(1)
 _PARALLEL_CSV_BYTES = 32 << 20
+_SPLIT_ROWS = 1_000_000  # tables from this size are scanned in parallel record ranges
 
 
 def _size(source: Source) -> int:
@@ -332,6 +333,71 @@ class _Run:
         self.fetch(table, f"CREATE TEMP TABLE {_id(name)} AS {sql}")
         return name
 
+    def ranges(self, table: _Table) -> list[tuple[int, int]]:
+        """Record-number ranges to scan side by side, one per DuckDB thread (large tables in one
+        file only; a scan in file order otherwise runs on one core)."""
+        source = table.source
+        if source.format == "parquet":
+            if len(source.parts) != 1:
+                return []
+            import pyarrow.parquet as pq
+
+            n = pq.ParquetFile(source.parts[0]).metadata.num_rows
+        else:
+            (n,) = self.fetch(table, f"SELECT count(*) FROM {_id(table.chk)}")[0]
+        if n < _SPLIT_ROWS:
+            return []
+        k = self.threads()
+        bounds = [2 + i * n // k for i in range(k)] + [n + 2]
+        return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
+
+    def threads(self) -> int:
+        (threads,) = self.fetch(None, "SELECT current_setting('threads')")[0]
+        return max(1, int(threads))
+
+    def scan(
+        self,
+        table: _Table,
+        aggregates: list[str],
+        rows: Callable[[str], str],
+        post: Callable[[str], str] | None = None,
+    ) -> tuple[Any, ...]:
+        """``SELECT aggregates FROM rows(where)`` in file order, where `rows` computes its
+        window functions (previous row, next row) over the rows `where` selects. Large tables
+        are cut into record ranges scanned in parallel (a window over the file order would
+        otherwise run on one core): each range reads one more row on each side, for its first
+        row's previous row and its last row's next row, but counts only its own rows. Counts
+        are summed, bitmaps (``bit_count(bitstring_agg(…))``) or-ed."""
+        ranges = self.ranges(table)
+        if post is not None:
+            # Rows of every range first, then `post` (a join) once, then the aggregates.
+            if len(ranges) < 2:
+                union = rows("")
+            else:
+                union = " UNION ALL ".join(
+                    f"SELECT * FROM ({rows(f' WHERE _row >= {lo - 1} AND _row <= {hi}')}) "
+                    f"WHERE _row >= {lo} AND _row < {hi}"
+                    for lo, hi in ranges
+                )
+            return self.fetch(table, f"SELECT {', '.join(aggregates)} FROM ({post(union)})")[0]
+        if len(ranges) < 2:
+            return self.fetch(table, f"SELECT {', '.join(aggregates)} FROM ({rows('')})")[0]
+        inner, outer = [], []
+        for i, a in enumerate(aggregates):
+            if a.startswith("bit_count(bitstring_agg("):
+                inner.append(f"{a[len('bit_count(') : -1]} AS a{i}")
+                outer.append(f"bit_count(bit_or(a{i}))")
+            else:
+                inner.append(f"{a} AS a{i}")
+                outer.append(f"sum(a{i})")
+        branches = [
+            f"SELECT {', '.join(inner)} FROM ({rows(f' WHERE _row >= {lo - 1} AND _row <= {hi}')}) "
+            f"WHERE _row >= {lo} AND _row < {hi}"
+            for lo, hi in ranges
+        ]
+        sql = f"SELECT {', '.join(outer)} FROM ({' UNION ALL '.join(branches)})"
+        return self.fetch(table, sql)[0]
+
     # ---- one table --------------------------------------------------------------------
     def _check_table(self, name: str) -> None:
         source = inspect_source(self.data_dir, name)
@@ -412,12 +478,13 @@ class _Run:
         rules = self._value_rules(table)
         keys = table.source.spec.primary_key
         fks = [fk for fk in table.source.spec.foreign_keys if fk.table in self.tables]
-        select = ["count(*) FILTER (WHERE b.qbad)", *_key_order_aggregates("b.")]
-        joins = []
+        aggregates = ["count(*) FILTER (WHERE qbad)", *_key_order_aggregates()]
+        joins, flags = [], []
         for i, fk in enumerate(fks):
             join, missing = self._fk_join(fk, f"j{i}", "b")
             joins.append(join)
-            select.append(f"count(*) FILTER (WHERE {missing})")
+            flags.append(f"({missing}) AS orphan{i}")
+            aggregates.append(f"count(*) FILTER (WHERE orphan{i})")
         fk_cols = list(dict.fromkeys(c for fk in fks for c in fk.columns))
         inner = ", ".join(
             [
@@ -427,11 +494,16 @@ class _Run:
                 *(_id(c) for c in fk_cols),
             ]
         )
-        sql = (
-            f"SELECT {', '.join(select)} FROM (SELECT {inner} FROM {_id(table.chk)}) b "
-            + " ".join(joins)
-        )
-        row = self.fetch(table, sql)[0]
+
+        def rows(where: str) -> str:
+            return (
+                "SELECT b._row, b.qbad, b.k, b.p_k, b.p_row, b._file, b.p_file"
+                + "".join(f", {f}" for f in flags)
+                + f" FROM (SELECT {inner} FROM (SELECT * FROM {_id(table.chk)}{where})) b "
+                + " ".join(joins)
+            )
+
+        row = self.scan(table, aggregates, rows)
         n_bad = int(row[0] or 0)
         if n_bad:
             self._value_details(table, rules)
@@ -447,8 +519,14 @@ class _Run:
         """Keys strictly increasing in file order are unique (finrep writes them so, as do most
         exports): proven by the main scan when `disorder` is 0. Otherwise a bitmap of id numbers
         (ids like ``BAL00000042``), else grouping by key (exact, slower)."""
-        if not n_keys or not disorder:
+        if not disorder:
             return
+        if not n_keys:
+            (n_keys,) = self.fetch(
+                table, f"SELECT count(*) FROM {_id(table.chk)} WHERE {_not_null(keys)}"
+            )[0]
+            if not n_keys:
+                return
         number = self._key_number(table, keys)
         bounds = self._key_bounds(table, keys, number)
         if not number.startswith("NULL"):
@@ -957,7 +1035,11 @@ class _Run:
         """Balance rows in one scan: value rules, key order, and, between consecutive rows of a
         position, the identity and month gaps; each position's first and last rows are matched
         with its enrollment (foreign key, opening balance, open and close dates). Anything that
-        screen finds at a position's edge is then counted row by row."""
+        screen finds at a position's edge is then counted row by row.
+
+        Consecutive rows come from the file order when each position's rows sit together by
+        date (finrep's position-major layout, the published data), checked by the scan itself;
+        else from sorting every position's rows (exact, slower: month-major files)."""
         rules = self._value_rules(table)
         keys = table.source.spec.primary_key
         positions = self._positions_with_closes()
@@ -970,14 +1052,26 @@ class _Run:
                 join, missing = self._fk_join(fk, f"j{i}", "s")
                 joins.append(join)
                 extra.append(f"count(*) FILTER (WHERE {missing})")
-        select = [*b.head_counts(), *b.counts(exact=False), *extra]
-        row = self.fetch(
-            table,
-            f"SELECT {', '.join(select)} FROM ({b.sql(exact=False, wide=False)}) s "
-            + " ".join(joins),
-        )[0]
+        exact = positions is None or not self._grouped_by_position(table)
+        select = [*b.head_counts(), *b.counts(exact=exact), *extra]
+        if exact:
+            row = self.fetch(
+                table,
+                f"SELECT {', '.join(select)} FROM ({b.join_edges(b.sql(True, wide=False))}) s "
+                + " ".join(joins),
+            )[0]
+        else:
+            row = self.scan(
+                table,
+                select,
+                lambda where: b.sql(False, wide=False, where=where),
+                post=b.join_edges,
+            )
         n_bad, n_keys, disorder, malformed = (int(v or 0) for v in row[:4])
         counts = dict(zip(b.COUNTS, (int(v or 0) for v in row[4 : 4 + len(b.COUNTS)]), strict=True))
+        if exact:
+            # The sorted scan carries no value rules or file order: one more scan, in file order.
+            n_bad, n_keys, disorder, malformed = self._stream_head(table, rules, keys)
         if n_bad:
             self._value_details(table, rules)
         self._check_keys(table, keys, n_keys, disorder)
@@ -985,30 +1079,61 @@ class _Run:
             for fk, count in zip(fks, row[4 + len(b.COUNTS) :], strict=True):
                 if count:
                     self._list_orphans(table, fk, int(count))
-        fast = (
-            positions is not None
-            and counts["runs"] == counts["run_positions"]
+        if not exact and not (
+            counts["runs"] == counts["run_positions"]
             and counts["unordered"] == 0
             and counts["orphans"] == 0
             and not malformed
-        )
-        if not fast:
+        ):
+            exact = True
             row = self.fetch(
                 table,
-                f"SELECT {', '.join(b.counts(exact=True))} FROM ({b.sql(exact=True, wide=False)})",
+                f"SELECT {', '.join(b.counts(exact=True))} FROM "
+                f"({b.join_edges(b.sql(exact=True, wide=False))})",
             )[0]
             counts = dict(zip(b.COUNTS, (int(v or 0) for v in row), strict=True))
-        self._list_balance_rules(table, b, b.sql(exact=not fast), counts, b.SEQUENCE)
+        self._list_balance_rules(table, b, b.sql(exact=exact), counts, b.SEQUENCE)
         if positions is None:
             return
-        edges = sum(counts[k] for k in b.ROWS)
-        if fast and edges:
+        if sum(counts[k] for k in b.ROWS):
             # Found at a position's first or last row: count and list every row.
             row = self.fetch(table, f"SELECT {', '.join(b.row_counts())} FROM ({b.rows_sql()})")[0]
             counts = dict(zip(b.ROWS, (int(v or 0) for v in row), strict=True))
-        if edges or not fast:
             self._balance_keys(table, b, counts, b.rows_sql())
             self._list_balance_rules(table, b, b.rows_sql(), counts, b.ROW_RULES)
+
+    def _grouped_by_position(self, table: _Table, sample: int = 20_000) -> bool:
+        """Whether the file seems to list each position's rows together (judged on its first
+        rows: no more runs of a position than positions). Only picks the faster scan; that scan
+        then proves the order for the whole file."""
+        runs, distinct = self.fetch(
+            table,
+            "SELECT count(*) FILTER (WHERE h IS DISTINCT FROM p_h), count(DISTINCT h) FROM "
+            "(SELECT h, lag(h) OVER () AS p_h FROM (SELECT hash(customer_id, product_id) AS h "
+            f"FROM {_id(table.chk)} LIMIT {sample}))",
+        )[0]
+        return int(runs or 0) <= int(distinct or 0) + 1
+
+    def _stream_head(
+        self, table: _Table, rules: list[_Rule], keys: tuple[str, ...]
+    ) -> tuple[int, int, int, int]:
+        """In file order: (rows some value rule may flag, rows with a key, rows breaking
+        "strictly increasing keys", malformed rows)."""
+
+        def rows(where: str) -> str:
+            return (
+                f"SELECT _row, _bad, ({_quick_any(rules)}) AS qbad, "
+                f"{', '.join(_key_order_columns(keys))} FROM "
+                f"(SELECT * FROM {_id(table.chk)}{where})"
+            )
+
+        aggregates = [
+            "count(*) FILTER (WHERE qbad)",
+            *_key_order_aggregates(),
+            "count(*) FILTER (WHERE _bad)",
+        ]
+        row = self.scan(table, aggregates, rows)
+        return tuple(int(v or 0) for v in row)  # type: ignore[return-value]
 
     def _balance_keys(self, table: _Table, b: _Balances, counts: dict[str, int], rows: str) -> None:
         """Foreign keys of balance rows, from the join with the positions: a pair with no
@@ -1286,19 +1411,19 @@ class _Balances:
             return self.flagged[key]
         return self.sequence.get(key) or self.rows[key]
 
-    # Bit flags the counting scan packs into one integer before the join (one narrow column
-    # through the join instead of nine).
-    BITS = {"bad": 1, "kd": 2, "unordered": 4, "break": 8, "gap": 16, "has_k": 32, "start": 64,
-            "keyed": 128, "edge": 256, "malformed": 512}  # fmt: skip
-
     def _bit(self, name: str) -> str:
-        return f"(bits & {self.BITS[name]} <> 0)"
+        """The counting scan's flag column `name` (see `sql(wide=False)`)."""
+        return f"x_{name}"
 
     def head_counts(self) -> list[str]:
-        """(rows with a bad value or malformed, rows with a key, rows breaking key order,
-        malformed rows)."""
-        names = ("bad", "has_k", "kd", "malformed")
-        return [f"count(*) FILTER (WHERE {self._bit(n)})" for n in names]
+        """(rows with a bad value or malformed, rows with a key (counted only when the key
+        order is broken), rows breaking key order, malformed rows)."""
+        return [
+            f"count(*) FILTER (WHERE {self._bit('bad')})",
+            "0",
+            f"count(*) FILTER (WHERE {self._bit('kd')})",
+            f"count(*) FILTER (WHERE {self._bit('malformed')})",
+        ]
 
     def counts(self, exact: bool) -> list[str]:
         """Aggregates, in COUNTS order, over `sql(exact, wide=False)`. In the fast path the row
@@ -1307,7 +1432,7 @@ class _Balances:
         tol = self.tolerance
         n_pos = self.positions[1] if self.positions else 0
         runs = f"{b('start')} AND pos_id IS NOT NULL AND NOT {b('malformed')}"
-        orphans = f"{b('keyed')} AND pos_id IS NULL" + ("" if exact else f" AND {b('start')}")
+        orphans = f"{b('keyed')} AND pos_id IS NULL AND {b('start')}"
         conditions = {
             "runs": runs,
             "unordered": b("unordered"),
@@ -1323,11 +1448,8 @@ class _Balances:
         out = []
         for key in self.COUNTS:
             if key == "run_positions":
-                out.append(
-                    f"bit_count(bitstring_agg(pos_id, 1, {n_pos}) FILTER (WHERE {runs}))"
-                    if n_pos
-                    else "0"
-                )
+                # Distinct positions starting a run (a bitmap would cost more per row here).
+                out.append(f"count(DISTINCT pos_id) FILTER (WHERE {runs})" if n_pos else "0")
             else:
                 out.append(f"count(*) FILTER (WHERE {conditions[key]})")
         return out
@@ -1346,7 +1468,9 @@ class _Balances:
             return f"{_id('r__' + column)} AS {_id(column)}"
         return _id(column)
 
-    def _base(self, where: str = "") -> str:
+    def _base(self, minimal: bool = False, where: str = "") -> str:
+        """The balance columns the checks read; `minimal` (the sorted scan) leaves out the key
+        and the value rules, counted in file order by `_Run._stream_head` instead."""
         cols = ", ".join(
             self._source(c)
             for c in (
@@ -1361,9 +1485,12 @@ class _Balances:
             )
         )
         keys = self.table.source.spec.primary_key
+        key, quick = (
+            ("NULL::VARCHAR", "FALSE") if minimal else (_key_sql(keys), _quick_any(self.rules))
+        )
         raw = (
-            f"SELECT _file, _row, _bad, {cols}, {_key_sql(keys)} AS k, "
-            f"({_quick_any(self.rules)}) AS qbad FROM {_id(self.table.chk)}{where}"
+            f"SELECT _file, _row, _bad, {cols}, {key} AS k, ({quick}) AS qbad "
+            f"FROM {_id(self.table.chk)}{where}"
         )
         return (
             "SELECT _file, _row, _bad, customer_id, product_id, date, balance, "
@@ -1389,43 +1516,47 @@ class _Balances:
             "AND s.customer_id = pos.c AND s.product_id = pos.p"
         )
 
-    def sql(self, exact: bool, wide: bool = True) -> str:
+    def sql(self, exact: bool, wide: bool = True, where: str = "") -> str:
         """Rows with what the sequence checks need. `exact` sorts each position's rows by
         (date, row); else the scan order is used (and checked: see `_Run._balances`). `wide`
         keeps the columns messages show; the counting scan leaves them out (fewer columns
         through the window and the join)."""
         csv = self.table.source.format == "csv"
-        if exact:
-            where = (
-                " WHERE NOT _bad AND customer_id IS NOT NULL AND product_id IS NOT NULL AND "
-                "date IS NOT NULL"
-            )
-            window = "(PARTITION BY customer_id, product_id ORDER BY date, _row)"
-        else:
-            where, window = "", "()"
-        base = self._base(where)
-        # Positions are compared by a hash of (customer, product) between neighbouring rows: a
-        # 64-bit hash makes a false "same position" practically impossible, and costs less
-        # than carrying both texts through the window.
+        # Positions are told apart by a hash of (customer, product): a number sorts and travels
+        # through the window cheaper than two texts. In file order a false "same position"
+        # between neighbours would need a 64-bit collision; sorted, the texts are compared too.
+        window = "(PARTITION BY h ORDER BY date, _row)" if exact else "()"
+        base = self._base(exact and not wide, where)
         base = f"SELECT *, hash(customer_id, product_id) AS h FROM ({base})"
-        lags = {"h": "h", "d": "date", "b": "balance", "f": "f", "_row": "_row", "k": "k"}
+        lags = {"h": "h", "m": "m", "d": "date", "b": "balance", "f": "f", "_row": "_row", "k": "k"}
+        if exact:
+            lags.update(c="customer_id", p="product_id")
         if csv:
             lags["bad"] = "_bad"
         if not self.single_file:
             lags["file"] = "_file"
         cols = [f"lag({x}) OVER {window} AS p_{n}" for n, x in lags.items()]
+        cols.append(f"lead(h) OVER {window} AS n_h")
+        if exact:
+            cols += [
+                f"lead(customer_id) OVER {window} AS n_c",
+                f"lead(product_id) OVER {window} AS n_p",
+            ]
         if not csv:
             cols.append("FALSE AS p_bad")
         if self.single_file:
             cols.append("_file AS p_file")
-        if not exact:
-            cols.append(f"lead(h) OVER {window} AS n_h")
         s = f"SELECT *, {', '.join(cols)} FROM ({base})"
-        same = "(h = p_h AND NOT _bad AND NOT p_bad) IS TRUE"
-        edge = "TRUE" if exact else f"NOT {same} OR NOT (h = n_h) IS TRUE"
+        texts = " AND customer_id = p_c AND product_id = p_p" if exact else ""
+        next_texts = " AND customer_id = n_c AND product_id = n_p" if exact else ""
+        same = (
+            "(h = p_h AND NOT _bad AND NOT p_bad AND customer_id IS NOT NULL AND product_id IS NOT "
+            f"NULL{texts}) IS TRUE"
+        )
+        s = f"SELECT *, {same} AS same FROM ({s})"
         s = (
-            f"SELECT *, {same} AS same, NOT {same} AS start, {edge} AS edge, "
-            f"year(p_d) * 12 + month(p_d) AS p_m FROM ({s})"
+            f"SELECT *, NOT same AS start, NOT same OR NOT (h = n_h{next_texts}) IS TRUE AS edge "
+            f"FROM ({s})"
         )
         late = "0"
         if self.late_money is not None:
@@ -1448,11 +1579,12 @@ class _Balances:
                 + (", 0 AS late_" if late == "0" else "")
                 + f" FROM ({s})"
             )
-            s = self._join_positions(s, "s.h" if exact else "CASE WHEN s.edge THEN s.h END")
+            s = self._join_positions(s, "CASE WHEN s.edge THEN s.h END")
             return f"SELECT *, money + f + {late} AS expected_first FROM ({s})"
         # Counting: only what the aggregates need goes through the join.
+        other_file = "" if self.single_file else " OR _file <> p_file"
         order = (
-            "k IS NULL OR (p__row IS NOT NULL AND (_row <> p__row + 1 OR _file <> p_file OR "
+            f"k IS NULL OR (p__row IS NOT NULL AND (_row <> p__row + 1{other_file} OR "
             "p_k IS NULL OR k <= p_k))"
         )
         parts = {
@@ -1461,15 +1593,13 @@ class _Balances:
             "unordered": flags["unordered_"],
             "break": flags["break_"],
             "gap": flags["gap_"],
-            "has_k": "k IS NOT NULL",
             "start": "start",
             "keyed": "NOT _bad AND customer_id IS NOT NULL AND product_id IS NOT NULL",
             "edge": "edge",
             "malformed": "_bad",
         }
-        bits = " | ".join(f"(({c}) IS TRUE)::INTEGER * {self.BITS[n]}" for n, c in parts.items())
         keep = [
-            "_bad",
+            "_row",
             "customer_id",
             "product_id",
             "h",
@@ -1477,11 +1607,14 @@ class _Balances:
             "balance",
             "f",
             f"{late} AS late_",
+            *(f"({c}) IS TRUE AS x_{n}" for n, c in parts.items()),
         ]
-        s = f"SELECT {', '.join(keep)}, {bits} AS bits FROM ({s})"
-        # Only a position's first and last rows look up its enrollment facts.
-        edge = f"s.bits & {self.BITS['edge']} <> 0"
-        return self._join_positions(s, "s.h" if exact else f"CASE WHEN {edge} THEN s.h END")
+        return f"SELECT {', '.join(keep)} FROM ({s})"
+
+    def join_edges(self, rows: str) -> str:
+        """`rows` (from `sql(wide=False)`) with the enrollment facts of a position's first and
+        last rows. Joined once after the parallel ranges are put together, not in each."""
+        return self._join_positions(rows, "CASE WHEN s.x_edge THEN s.h END")
 
     def rows_sql(self) -> str:
         """Every row joined with its position's facts (no order needed)."""
