@@ -490,20 +490,21 @@ class _Run:
             [
                 "_bad",
                 f"({_quick_any(rules)}) AS qbad",
-                *_key_order_columns(keys),
+                *_key_order_columns(keys, len(table.source.parts) <= 1),
                 *(_id(c) for c in fk_cols),
             ]
         )
 
         def rows(where: str) -> str:
-            return (
-                "SELECT b._row, b.qbad, b.k, b.p_k, b.p_row, b._file, b.p_file"
-                + "".join(f", {f}" for f in flags)
-                + f" FROM (SELECT {inner} FROM (SELECT * FROM {_id(table.chk)}{where})) b "
-                + " ".join(joins)
+            return f"SELECT {inner} FROM (SELECT * FROM {_id(table.chk)}{where})"
+
+        def post(union: str) -> str:
+            # Foreign keys joined once, after the parallel ranges are put together.
+            return f"SELECT b.*{''.join(', ' + f for f in flags)} FROM ({union}) b " + " ".join(
+                joins
             )
 
-        row = self.scan(table, aggregates, rows)
+        row = self.scan(table, aggregates, rows, post=post)
         n_bad = int(row[0] or 0)
         if n_bad:
             self._value_details(table, rules)
@@ -1122,8 +1123,8 @@ class _Run:
 
         def rows(where: str) -> str:
             return (
-                f"SELECT _row, _bad, ({_quick_any(rules)}) AS qbad, "
-                f"{', '.join(_key_order_columns(keys))} FROM "
+                f"SELECT _bad, ({_quick_any(rules)}) AS qbad, "
+                f"{', '.join(_key_order_columns(keys, len(table.source.parts) <= 1))} FROM "
                 f"(SELECT * FROM {_id(table.chk)}{where})"
             )
 
@@ -1312,9 +1313,9 @@ def _quick_any(rules: list[_Rule]) -> str:
     return " OR ".join(["_bad", *quick])
 
 
-def _key_order_columns(keys: tuple[str, ...]) -> list[str]:
+def _key_order_columns(keys: tuple[str, ...], single_file: bool = False) -> list[str]:
     """Scan columns for the key-order proof: the key, and the previous row's key, record number
-    and file (in scan order)."""
+    and file (in scan order; one file: always the same)."""
     key = _key_sql(keys)
     return [
         f"{key} AS k",
@@ -1322,7 +1323,7 @@ def _key_order_columns(keys: tuple[str, ...]) -> list[str]:
         "_file",
         f"lag({key}) OVER () AS p_k",
         "lag(_row) OVER () AS p_row",
-        "lag(_file) OVER () AS p_file",
+        "_file AS p_file" if single_file else "lag(_file) OVER () AS p_file",
     ]
 
 
