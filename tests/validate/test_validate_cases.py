@@ -162,3 +162,21 @@ def test_identity_message_shows_the_arithmetic(case_data):
     assert f["value"] == "1110.35"
     assert "should be 1110.25" in f["message"] and "off by 0.10" in f["message"]
     assert "row 2" in f["message"]  # the previous row of the position
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["identity_broken", "month_gap", "after_close", "unsorted_balances", "duplicate_key",
+     "orphan_keys", "malformed_rows", "reenrolled_missing_money", "negative_balance"],
+)  # fmt: skip
+def test_parallel_record_ranges_find_the_same(case, case_data, monkeypatch):
+    """Large tables are scanned as parallel record ranges; forced on tiny files, the findings
+    are the same as from one scan (rows at the cut see their neighbours)."""
+    import finrep.validate as validate_module
+    from finrep.validate import validate
+
+    data = case_data(case)
+    whole = validate(data)
+    monkeypatch.setattr(validate_module, "_SPLIT_ROWS", 2)
+    monkeypatch.setattr(validate_module._Run, "threads", lambda self: 3)
+    assert validate(data) == whole
