@@ -8,7 +8,8 @@ All money is integer cents. For each position and month, flows are drawn, then
 exactly. Rows: one per position per month from its opening month to --end or its close
 month. The opening row is dated on the enrollment day; later rows on the month's last day;
 a closing row on the churn day, withdrawing the whole balance to 0. Each row's ``*_mtd``
-values are that month's whole flows. Within a chunk of customers, rows come month by month.
+values are that month's whole flows. Within a chunk of customers, rows come position by
+position (customer, open day, product), months ascending.
 
 Churn hazard (per position-month) rises with the customer's recent unresolved complaints,
 the product's fee and the position's poor recent returns; the stated reason reflects which
@@ -48,7 +49,7 @@ _CASH_CATEGORIES = (0, 1)  # Savings Account, Money Market Fund earn the cash ra
 
 @dataclass
 class Balances:
-    """Balance rows (month by month; within a month, positions in opening order) and churn
+    """Balance rows (position by position in the positions' order, months ascending) and churn
     events of one chunk."""
 
     position: np.ndarray  # position index of each row
@@ -245,16 +246,24 @@ def simulate_balances(
         trend[:n] = 0.6 * trend[:n] + r
         k_prev = n
 
-    # Rows stay month by month (positions in opening order within a month): the row layout
-    # the loop wrote, minus the months after a close.
+    # Rows position by position (positions in their own order: customer, open day, product),
+    # months ascending: what readers check between consecutive rows (validate's identity and
+    # gap checks) then sits together in the file. Position q's rows are month-major rows
+    # off[m] + (its rank in opening order) for m from its opening month on; one gather per
+    # column puts them in place, minus the months after a close.
     inverse = np.empty(p, dtype=np.int64)
     inverse[order] = np.arange(p)
-    kept = np.flatnonzero(f_ok)
+    n_rows = m_total - open_m_all
+    first_row = np.cumsum(n_rows) - n_rows  # position-major index of each position's first row
+    month = np.arange(r_total) - np.repeat(first_row - open_m_all, n_rows)
+    source = off[month] + np.repeat(inverse, n_rows)
+    kept = f_ok[source]
+    source = source[kept]
 
     def arrange(values: np.ndarray) -> np.ndarray:
-        return values[kept]
+        return values[source]
 
-    row_pos = order[j_row[kept]]
+    row_pos = np.repeat(np.arange(p), n_rows)[kept]
     closed_sorted = ~alive
 
     def cat(parts, dtype):
