@@ -287,11 +287,18 @@ def open_run(
     period: str | Period | None = "latest",
     filters: Filters | None = None,
     config: Config | None = None,
+    coverage: Coverage | None = None,
 ) -> MeasureRun:
-    """Open the data, resolve the period and build the filtered context."""
+    """Open the data, resolve the period and build the filtered context.
+
+    `coverage`: the whole data's first and last balance dates when `data` holds only part of
+    it (a burst's partition, whose own dates could be narrower); without it, a `coverage`
+    attribute of `data` is used, else the dates are read from `data`'s balances.
+    """
     config = config or load_config()
     tables = open_tables(data, config)
-    coverage = data_coverage(tables)
+    if coverage is None:
+        coverage = getattr(tables, "coverage", None) or data_coverage(tables)
     p = resolve_period(period, coverage)
     ctx = MeasureContext(tables, filters or Filters(), config, p.end)
     return MeasureRun(ctx, p, coverage, config)
