@@ -6,7 +6,9 @@ that step's own; Python start-up and imports are not timed):
   (``SELECT count(*), sum(hash(<every column>))`` per file; CSV through DuckDB's own sniffer);
   and, in the same subprocess, "load": DuckDB reads them into tables (``CREATE TABLE AS``);
 - validate: `finrep.validate.validate(folder)` with the packaged config.
-Both are repeated (``--repeat``) and the median is taken; peak memory is the kernel's peak
+Both are repeated (``--repeat``) and the median is taken (the best run is shown too, and CPU
+seconds of every thread, steadier than wall time on a shared machine, as is the load average
+before and after); peak memory is the kernel's peak
 resident size of the subprocess. The ratios are validate / scan and validate / load (target:
 < 2 at 1,000,000 customers). The OS file cache is warmed before the first measurement, so both read from memory.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -37,13 +40,16 @@ DEFAULTS = {"gen100k": 100_000, "gen1m": 1_000_000}
 _BASELINE = r"""
 import json, resource, sys, time
 import duckdb
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 from finrep.schema import TABLES
 from finrep.sources import find_file
 from pathlib import Path
 data = Path(sys.argv[1])
 con = duckdb.connect()
 con.execute("SET enable_progress_bar = false")
-began = time.perf_counter()
+began, cpu0 = time.perf_counter(), cpu()
 rows = 0
 sources = {}
 for name in TABLES:
@@ -58,25 +64,29 @@ for name, src in sources.items():
     cols = ", ".join('"' + c + '"' for c in TABLES[name].column_names)
     n, _ = con.execute(f"SELECT count(*), sum(hash({cols})) FROM {src}").fetchone()
     rows += n
-seconds = time.perf_counter() - began
-began = time.perf_counter()
+seconds, scan_cpu = time.perf_counter() - began, cpu() - cpu0
+began, cpu0 = time.perf_counter(), cpu()
 for name, src in sources.items():
     con.execute(f"CREATE TEMP TABLE t_{name} AS SELECT * FROM {src}")
     con.execute(f"DROP TABLE t_{name}")
-load = time.perf_counter() - began
+load, load_cpu = time.perf_counter() - began, cpu() - cpu0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(json.dumps({"seconds": seconds, "load": load, "rows": rows, "peak": peak}))
+print(json.dumps({"seconds": seconds, "load": load, "rows": rows, "peak": peak, "cpu": scan_cpu,
+                  "load_cpu": load_cpu}))
 """
 
 _VALIDATE = r"""
 import json, resource, sys, time
 from finrep.validate import validate, has_errors
-began = time.perf_counter()
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+began, cpu0 = time.perf_counter(), cpu()
 findings = validate(sys.argv[1])
-seconds = time.perf_counter() - began
+seconds, used = time.perf_counter() - began, cpu() - cpu0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 rules = sorted({f.rule for f in findings})
-print(json.dumps({"seconds": seconds, "findings": len(findings), "peak": peak,
+print(json.dumps({"seconds": seconds, "cpu": used, "findings": len(findings), "peak": peak,
                   "errors": has_errors(findings), "rules": rules}))
 """
 
@@ -160,6 +170,10 @@ def _make_bad(base: Path, out: Path) -> dict[str, int]:
     }
 
 
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def _mb(n: int) -> str:
     return f"{n / 2**20:,.0f} MB"
 
@@ -182,6 +196,7 @@ def main() -> None:
           f"{'÷scan':>6} {'÷load':>6} {'peak base':>10} {'peak val.':>10}")  # fmt: skip
     for folder in folders:
         _warm(folder)
+        print(f"{'':<28} load average before: {_load()}", flush=True)
         base, val = [], []
         for _ in range(args.repeat):
             base.append(_run(_BASELINE, folder))
@@ -195,8 +210,16 @@ def main() -> None:
             f"{_mb(max(r['peak'] for r in val)):>10}   findings: {val[0]['findings']}",
             flush=True,
         )
+        # CPU seconds (user + sys, every thread): steadier than wall time on a shared machine.
+        bc = statistics.median(r["cpu"] for r in base)
+        vc = statistics.median(r["cpu"] for r in val)
+        print(f"{'':<28} cpu: scan {bc:.2f}s, load {statistics.median(r['load_cpu'] for r in base):.2f}s, "
+              f"validate {vc:.2f}s (÷scan {vc / bc:.2f}); best wall: scan "
+              f"{min(r['seconds'] for r in base):.2f}s, validate {min(r['seconds'] for r in val):.2f}s "
+              f"(÷ {min(r['seconds'] for r in val) / min(r['seconds'] for r in base):.2f})")  # fmt: skip
         print(f"{'':<28} baseline runs {[round(r['seconds'], 2) for r in base]}, "
-              f"validate runs {[round(r['seconds'], 2) for r in val]}")  # fmt: skip
+              f"validate runs {[round(r['seconds'], 2) for r in val]}; load average after: "
+              f"{_load()}", flush=True)  # fmt: skip
     if args.bad:
         bad = WORK / f"{folders[0].name}-bad"
         injected = _make_bad(folders[0], bad)
