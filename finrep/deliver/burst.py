@@ -6,6 +6,11 @@ value as a filter on top of the others and is written to
 ``<out>/<period>/finrep-<period>[-<other filters>]-<key>-<value>.{pdf,xlsx}`` with the value
 sanitised and names kept distinct (`naming`). A ``.summary.json`` beside each pack lets
 ``finrep send`` mail it later without rebuilding it.
+
+On DuckDB the tables are split by the burst value in one pass per table
+(`finrep.deliver.partition`) and each pack computes on its own value's rows, so a burst costs
+about one full computation, not one per value. Other engines (Spark) compute each value's
+pack on the whole, cached tables with the value's filter.
 """
 
 from __future__ import annotations
@@ -77,13 +82,17 @@ def burst(
     pages: str | Sequence[str] | None = None,
     allow_invalid: bool = False,
     progress: Progress | None = None,
+    partition: bool = True,
 ) -> BurstResult:
     """Build one pack per value of `key` (segment, region, state, category or advisor).
 
     The data is opened, loaded and validated once, and one chart pool draws every pack.
-    Raises ConfigError for another key, DataError when the data holds no value of `key`
-    under `filters`.
+    `partition=False` computes each pack on the whole tables (what engines other than DuckDB
+    always do; kept for comparison). Raises ConfigError for another key, DataError when the
+    data holds no value of `key` under `filters`.
     """
+    from finrep.deliver.partition import supports
+
     config = config or load_config()
     filters = filters or Filters()
     report = progress or _quiet
@@ -99,14 +108,20 @@ def burst(
                 "nothing to burst"
             )
         store = PackStore(session, resolved, out_dir=out_dir, formats=formats, pages=pages)
-        if len(values) > 1:
-            session.share()
         sets = {v: filters.merged(Filters.of(**{key: [v]})) for v in values}
         stems = distinct_stems(resolved, sets.values(), burst_key=key)
+        parts = None
+        if len(values) > 1 and partition and supports(session.tables):
+            session.findings  # noqa: B018 -- invalid data stops the run before the split
+            parts = session.partitions(key, values)
+        elif len(values) > 1:
+            session.share()
         result = BurstResult(key, resolved, store.folder)
         step = f"Burst by {key}"
         for i, (value, f) in enumerate(sets.items()):
             report(step, i, len(sets))
-            result.packs[value] = store.build(f, stems[f])
+            tables = parts.tables_for(value) if parts is not None else None
+            result.packs[value] = store.build(f, stems[f], tables=tables)
+            session.drop_temporary()  # this pack's stored tables: not needed by the next
         report(step, len(sets), len(sets))
     return result

@@ -7,7 +7,9 @@ failed send) is mailed unchanged.
 Many packs of one run (a burst, or a recipients file) share one `DataSession`: one engine
 connection with the tables loaded once, one validation of the data, one chart-drawing pool.
 Each pack is still its own `build_pack` (the measures engine computes per filter set), but
-nothing about the data is opened, inspected or validated twice.
+nothing about the data is opened, inspected or validated twice. A burst on DuckDB goes
+further: `DataSession.partitions` splits the tables by the burst value once, and each pack
+computes on its own value's rows (`finrep.deliver.partition`).
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class DataSession:
         self._pool: Any = None
         self._shared = False
         self._stored: Path | None = None
+        self._partitions: Any = None
 
     def __enter__(self) -> DataSession:
         return self
@@ -84,6 +87,9 @@ class DataSession:
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.close()
+        parts, self._partitions = self._partitions, None
+        if parts is not None:
+            parts.close()
         if self._stored is not None:
             shutil.rmtree(self._stored, ignore_errors=True)
             self._stored = None
@@ -114,6 +120,55 @@ class DataSession:
             stored = {name: materialise(con, expr) for name, expr in tables.tables.items()}
         self.__dict__["tables"] = replace(tables, tables=stored)  # the cached_property's slot
         self._shared = True
+
+    def partitions(self, key: str, values: Sequence[str]) -> Any:
+        """The tables split by `key` into one part per value (`finrep.deliver.partition`),
+        written once to a temporary folder removed by `close`. DuckDB only."""
+        from finrep.deliver.partition import Partitions
+
+        if self._partitions is not None:
+            self._partitions.close()
+        self.coverage  # noqa: B018 -- read from the whole data before it is split
+        folder = Path(tempfile.mkdtemp(prefix="finrep-burst-"))
+        try:
+            self._partitions = Partitions(
+                self.tables, key, values, folder, self.coverage, self.progress
+            )
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return self._partitions
+
+    @cached_property
+    def coverage(self) -> Any:
+        """The whole data's first and last balance dates (`finrep.measures.assets.Coverage`)."""
+        from finrep.measures.assets import data_coverage
+
+        return data_coverage(self.tables)
+
+    @cached_property
+    def sources(self) -> tuple[Any, ...]:
+        """The run information's source files (name, rows, SHA-256), once per run."""
+        from finrep.errors import DataError
+        from finrep.sources import source_files
+
+        try:
+            return source_files(self.tables)
+        except OSError as exc:
+            raise DataError(f"{self.data_dir}: cannot read the source files ({exc})") from None
+
+    def drop_temporary(self) -> None:
+        """Drop the tables the measures stored on the connection for a pack (DuckDB temporary
+        tables live as long as the connection: a burst would keep every pack's)."""
+        con = self.tables.con
+        if getattr(con, "name", "") != "duckdb":
+            return
+        rows = con.raw_sql(
+            "SELECT table_name FROM duckdb_tables() "
+            "WHERE temporary AND starts_with(table_name, '_finrep_m')"
+        ).fetchall()
+        for (name,) in rows:
+            con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
 
     @cached_property
     def tables(self) -> Any:
@@ -150,10 +205,9 @@ class DataSession:
             return text
         if (text or "latest").strip().lower() not in ("latest", "previous"):
             return parse_period(text)
-        from finrep.measures.assets import data_coverage
         from finrep.measures.kpis import resolve_period
 
-        return resolve_period(text, data_coverage(self.tables))
+        return resolve_period(text, self.coverage)
 
 
 class PackStore:
@@ -195,8 +249,12 @@ class PackStore:
             return None  # a stem reused for other filters (names are per run): rebuild
         return BuiltPack(filters, stem, paths, summary, reused=True)
 
-    def build(self, filters: Filters, stem: str) -> BuiltPack:
-        """Compute the pack and render every format; all files appear together or not at all."""
+    def build(self, filters: Filters, stem: str, tables: Any = None) -> BuiltPack:
+        """Compute the pack and render every format; all files appear together or not at all.
+
+        `tables`: what to compute on instead of the session's tables (a burst value's part of
+        them); the run information still names the whole data's source files.
+        """
         from finrep.pack import build_pack
 
         s = self.session
@@ -204,9 +262,12 @@ class PackStore:
         options = {"pages": ",".join(wanted), "formats": ",".join(self.formats),
                    "allow_invalid": s.allow_invalid}  # fmt: skip
         pack = build_pack(
-            s.tables, self.period, filters, self.config, findings=s.findings,
-            progress=s.progress, options=options,
+            s.tables if tables is None else tables, self.period, filters, self.config,
+            findings=s.findings, progress=s.progress, options=options,
+            facts="xlsx" in self.formats,  # the workbook's tables: most of the work at scale
         )  # fmt: skip
+        if tables is not None:
+            pack = replace(pack, run=replace(pack.run, sources=s.sources))
         pack = replace(pack, pages=tuple(p for p in pack.pages if p.key in wanted))
         paths = self.paths(stem)
         summary_path = self.summary_path(stem)
