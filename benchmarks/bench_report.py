@@ -1,22 +1,30 @@
 """Benchmark `finrep report --format pdf` end to end (issue 5).
 
 Targets: at 1,000 customers the PDF report in under 8 s; at 1,000,000 customers (Parquet)
-under the time of `finrep measures` plus 10 s; the PDF under 2 MB.
+under the time of `finrep measures` plus 10 s; the PDF under 2 MB. Issue 8: peak memory of
+``finrep report --format pdf,xlsx`` at 1M at most 1.5× that at 100k.
 
-For each size, as subprocesses of the CLI (exactly as a user runs them):
+For each size, as subprocesses of the CLI (exactly as a user runs them), each measured by
+`run_all.measure` (wall time, CPU seconds of the process tree, peak memory of the tree as
+summed PSS, 1-minute load average at the start):
 
 1. ``finrep measures --format json`` (the measures time the 1M target is relative to);
-2. ``finrep report --format pdf`` (wall time; best and median of ``--repeat`` runs);
+2. ``finrep report --format pdf`` (best and median of ``--repeat`` runs);
 3. one more report run in-process with a progress callback, for the split of the time into
-   validation, measures (build_pack), chart drawing and PDF layout.
+   validation with the measures (build_pack), chart drawing and PDF layout (``--no-split``
+   leaves it out);
+4. with ``--memory``: ``finrep report --format pdf,xlsx`` (the step run_all.py measures).
+
+The machine is shared: quote the load and the CPU seconds beside every wall time.
 
 Data: 1k is generated (CSV, the `finrep demo` shape) into ``benchmarks/_work/report1k`` when
-missing; 1m uses ``benchmarks/_work/gen1m`` (``finrep generate --customers 1000000 --format
-parquet``) and is skipped, saying so, when that folder is absent.
+missing; 100k and 1m use ``benchmarks/_work/gen100k`` / ``gen1m`` (``finrep generate
+--format parquet``) and are skipped, saying so, when the folder is absent.
 
 Usage:
     python benchmarks/bench_report.py                 # 1k, and 1m if its data exists
     python benchmarks/bench_report.py --sizes 1k --repeat 5
+    python benchmarks/bench_report.py --sizes 100k 1m --memory --no-split
 Results: printed, and written to ``benchmarks/_work/bench_report.json``.
 """
 
@@ -28,7 +36,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 WORK = Path(__file__).resolve().parent / "_work"
@@ -38,8 +45,11 @@ TARGET_PDF_MB = 2.0
 
 SIZES = {
     "1k": {"data": WORK / "report1k", "customers": 1_000, "format": "csv", "repeat": 3},
+    "100k": {"data": WORK / "gen100k", "customers": 100_000, "format": "parquet", "repeat": 1},
     "1m": {"data": WORK / "gen1m", "customers": 1_000_000, "format": "parquet", "repeat": 1},
 }
+DEFAULT_SIZES = ("1k", "1m")
+MEMORY_GROWTH_MAX = 1.5
 
 PHASES = r"""
 import json, sys, time
@@ -53,18 +63,21 @@ print(json.dumps(marks))
 """
 
 
-def cli(*args: str) -> float:
-    """Seconds a `finrep` CLI call takes (it must succeed)."""
-    began = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-c", "from finrep.cli.app import main; main()", "--quiet", *args],
-        capture_output=True,
-        text=True,
-    )
-    seconds = time.perf_counter() - began
-    if done.returncode:
-        raise SystemExit(f"finrep {' '.join(args)} failed:\n{done.stderr}")
-    return seconds
+def cli(*args: str) -> dict:
+    """Wall s, CPU s, peak tree memory (PSS MB) and load of one `finrep` CLI call (it must
+    succeed)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run_all import FINREP, Run, measure
+
+    run = measure(Run(args[0], "", [*FINREP, "--quiet", *args]))
+    if run.returncode:
+        raise SystemExit(f"finrep {' '.join(args)} failed:\n{run.errors}")
+    return {
+        "wall_s": round(run.seconds, 2),
+        "cpu_s": round(run.cpu_seconds or 0.0, 2),
+        "peak_mb": round(run.peak_tree_mb or 0.0),
+        "load": round(run.load or 0.0, 2),
+    }
 
 
 def ensure_data(size: str) -> Path | None:
@@ -102,51 +115,73 @@ def phases(data: Path, out: Path) -> dict[str, float]:
     }
 
 
-def bench(size: str, repeat: int | None) -> dict:
+def bench(size: str, repeat: int | None, split: bool = True, memory: bool = False) -> dict:
     data = ensure_data(size)
     if data is None:
         return {"size": size, "skipped": f"no data in {SIZES[size]['data']}"}
     out = WORK / f"bench-report-{size}"
     runs = repeat or SIZES[size]["repeat"]
     measures = cli("measures", "--data", str(data), "--format", "json")
-    times = [cli("report", "--data", str(data), "--format", "pdf", "--out", str(out))
-             for _ in range(runs)]  # fmt: skip
+    reports = [cli("report", "--data", str(data), "--format", "pdf", "--out", str(out))
+               for _ in range(runs)]  # fmt: skip
+    times = [r["wall_s"] for r in reports]
     pdf = next(out.glob("finrep-*.pdf"))
-    split = phases(data, out)
     result = {
         "size": size,
         "data": str(data),
         "cpus": os.cpu_count(),
-        "measures_s": round(measures, 2),
-        "report_s": [round(t, 2) for t in times],
+        "measures": measures,
+        "reports": reports,
         "report_best_s": round(min(times), 2),
         "report_median_s": round(statistics.median(times), 2),
-        "report_minus_measures_s": round(min(times) - measures, 2),
+        "report_cpu_median_s": round(statistics.median(r["cpu_s"] for r in reports), 2),
+        "report_minus_measures_s": round(min(times) - measures["wall_s"], 2),
         "pdf_mb": round(pdf.stat().st_size / 1_048_576, 3),
-        "phases_s": {k: round(v, 2) for k, v in split.items()},
     }
+    if split:
+        result["phases_s"] = {k: round(v, 2) for k, v in phases(data, out).items()}
+    if memory:
+        result["report_pdf_xlsx"] = cli(
+            "report", "--data", str(data), "--format", "pdf,xlsx", "--out", str(out)
+        )
     if size == "1k":
         result["target"] = f"report < {TARGET_1K_S} s"
         result["met"] = result["report_best_s"] < TARGET_1K_S
-    else:
+    elif size == "1m":
         result["target"] = f"report < measures + {TARGET_OVER_MEASURES_S} s"
         result["met"] = result["report_minus_measures_s"] < TARGET_OVER_MEASURES_S
     result["pdf_met"] = result["pdf_mb"] < TARGET_PDF_MB
     return result
 
 
+def memory_growth(runs: list[dict]) -> dict | None:
+    """Issue 8: peak memory of report (pdf,xlsx) at 1m over 100k."""
+    peak = {r["size"]: r["report_pdf_xlsx"]["peak_mb"] for r in runs if "report_pdf_xlsx" in r}
+    if "100k" not in peak or "1m" not in peak:
+        return None
+    ratio = peak["1m"] / peak["100k"]
+    return {"peak_mb_100k": peak["100k"], "peak_mb_1m": peak["1m"], "ratio": round(ratio, 2),
+            "target": f"<= {MEMORY_GROWTH_MAX}", "met": ratio <= MEMORY_GROWTH_MAX}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
+    parser.add_argument("--sizes", nargs="+", default=list(DEFAULT_SIZES), choices=list(SIZES))
     parser.add_argument("--repeat", type=int, default=None, help="report runs per size")
+    parser.add_argument("--no-split", action="store_true", help="no in-process phase split")
+    parser.add_argument("--memory", action="store_true", help="also report --format pdf,xlsx")
     args = parser.parse_args()
     WORK.mkdir(exist_ok=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    results = {"load_average_at_start": round(load, 2), "runs": []}
+    results: dict = {"load_average_at_start": round(load, 2), "runs": []}
     for size in args.sizes:
-        r = bench(size, args.repeat)
+        r = bench(size, args.repeat, split=not args.no_split, memory=args.memory)
         results["runs"].append(r)
         print(json.dumps(r, indent=2), flush=True)
+    growth = memory_growth(results["runs"])
+    if growth:
+        results["memory_growth"] = growth
+        print(json.dumps({"memory_growth": growth}, indent=2))
     (WORK / "bench_report.json").write_text(json.dumps(results, indent=2) + "\n")
 
 

@@ -73,8 +73,15 @@ def _page(key: str, kpis: dict[str, KPI], visuals, narrative: tuple[str, ...] = 
     )
 
 
-def build_pages(run: MeasureRun, kpis: dict[str, KPI], progress: Progress) -> tuple[Page, ...]:
-    """The five pages of PAGE_LAYOUT, in PAGE_KEYS order."""
+def build_pages(
+    run: MeasureRun,
+    kpis: dict[str, KPI],
+    progress: Progress,
+    on_page: Callable[[Page], None] | None = None,
+) -> tuple[Page, ...]:
+    """The five pages of PAGE_LAYOUT, in PAGE_KEYS order. `on_page` gets each page as soon
+    as it is complete (e.g. to start drawing its charts while the next pages compute)."""
+    done = on_page or (lambda page: None)
     from finrep.measures.digital import digital_visuals
     from finrep.measures.narrative import build_narrative
     from finrep.measures.service import service_visuals
@@ -99,6 +106,7 @@ def build_pages(run: MeasureRun, kpis: dict[str, KPI], progress: Progress) -> tu
         ),
         build_narrative(kpis, matrix.data, period, config.company.currency_symbol),
     )
+    done(executive)
     progress("Pages", 1, total)
     product_page = _page(
         "products",
@@ -112,6 +120,7 @@ def build_pages(run: MeasureRun, kpis: dict[str, KPI], progress: Progress) -> tu
             assets.aum_by_risk(book, period),
         ),
     )
+    done(product_page)
     progress("Pages", 2, total)
     customer_page = _page(
         "customers",
@@ -125,10 +134,13 @@ def build_pages(run: MeasureRun, kpis: dict[str, KPI], progress: Progress) -> tu
             customers.retention_cohorts(ctx, period),
         ),
     )
+    done(customer_page)
     progress("Pages", 3, total)
     service_page = _page("service", kpis, service_visuals(ctx, period, config))
+    done(service_page)
     progress("Pages", 4, total)
     digital_page = _page("digital", kpis, digital_visuals(ctx, period, config))
+    done(digital_page)
     progress("Pages", 5, total)
     return (executive, product_page, customer_page, service_page, digital_page)
 
@@ -142,6 +154,7 @@ def build_pack(
     progress: Progress | None = None,
     options: dict[str, Any] | None = None,
     facts: bool = True,
+    on_page: Callable[[Page], None] | None = None,
 ) -> Pack:
     """Compute every measure once for `period` and `filters` and assemble the `Pack`.
 
@@ -149,14 +162,14 @@ def build_pack(
     engine). `findings`: validation findings for the data-quality appendix. `progress`:
     ``(step, done, total)`` callback. `options`: command options, kept in the run
     information. `facts=False` leaves out the workbook's fact tables (`Pack.facts` is empty):
-    they are most of the work at scale, and a PDF does not use them. Raises DataError for a
-    period outside the data.
+    they are most of the work at scale, and a PDF does not use them. `on_page`: called with
+    each page as soon as it is complete. Raises DataError for a period outside the data.
     """
     config = config or load_config()
     report = progress or _silent
     run = open_run(tables_or_data_dir, period, filters, config)
     kpis = run.kpis(report)
-    pages = build_pages(run, kpis, report)
+    pages = build_pages(run, kpis, report, on_page)
     fact_tables: dict[str, pd.DataFrame] = {}
     if facts:
         report("Workbook tables", 0, 1)

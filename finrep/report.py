@@ -9,7 +9,6 @@ file and an earlier pack of the same name survives intact.
 from __future__ import annotations
 
 import contextlib
-import inspect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -107,28 +106,26 @@ def validate_data(
     return findings
 
 
-def _validate_and_build(data_dir, period, filters, config, allow_invalid, options, progress):
+def _validate_and_build(
+    data_dir, period, filters, config, allow_invalid, options, progress, on_page=None
+):
     """Validation and the measures, side by side: both are mostly waiting on DuckDB or on
     numpy, so overlapping them saves most of the validation time. Validation still decides:
     its errors stop the report (whatever the measures did), and only then does a failure of
     the measures count."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from finrep.pack import build_pack
+    from finrep.pack_builder import build_pack
 
-    extra: dict[str, Any] = {}
-    from finrep import pack_builder
-
-    if "facts" in inspect.signature(pack_builder.build_pack).parameters:
-        # The workbook's fact tables are most of the work at scale; a PDF does not use them.
-        extra["facts"] = "xlsx" in str(options.get("formats", ""))
+    # The workbook's fact tables are most of the work at scale; a PDF does not use them.
+    facts = "xlsx" in str(options.get("formats", ""))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finrep-validate") as pool:
         checking = pool.submit(validate_data, data_dir, config, allow_invalid, progress)
         pack: Pack | None = None
         failure: BaseException | None = None
         try:
-            pack = build_pack(data_dir, period, filters, config, findings=(),
-                              progress=progress, options=options, **extra)  # fmt: skip
+            pack = build_pack(data_dir, period, filters, config, findings=(), progress=progress,
+                              options=options, facts=facts, on_page=on_page)  # fmt: skip
         except Exception as exc:  # reported after validation has had its say
             failure = exc
         findings = checking.result()
@@ -165,6 +162,7 @@ def make_report(
     is written then, and files of an earlier run are kept).
     """
     from finrep.render.chart_pool import ChartPool
+    from finrep.render.pdf import PageCharts, render_pdf
     from finrep.render.theme import Theme
 
     config = config or load_config()
@@ -184,8 +182,14 @@ def make_report(
             "formats": ",".join(formats),
             "allow_invalid": allow_invalid,
         }
+        charts = PageCharts(theme, pool) if "pdf" in formats else None
+
+        def on_page(page) -> None:  # its charts are drawn while the next pages compute
+            if charts is not None and page.key in wanted_pages:
+                charts.add(page)
+
         pack, findings = _validate_and_build(
-            data_dir, period, filters, config, allow_invalid, options, report
+            data_dir, period, filters, config, allow_invalid, options, report, on_page
         )
         report("Report", 1, steps)
         pack = replace(pack, findings=findings)
@@ -197,9 +201,8 @@ def make_report(
             temps = {fmt: stack.enter_context(atomic_path(dest)) for fmt, dest in paths.items()}
             for i, fmt in enumerate(formats, start=1):
                 if fmt == "pdf":
-                    from finrep.render.pdf import render_pdf
-
-                    temps[fmt].write_bytes(render_pdf(pack, theme, pool=pool, progress=report))
+                    pdf = render_pdf(pack, theme, pool=pool, progress=report, charts=charts)
+                    temps[fmt].write_bytes(pdf)
                 else:
                     from finrep.render.xlsx import render_xlsx
 

@@ -8,8 +8,14 @@ so the process that writes the PDF stays light.
 
 from __future__ import annotations
 
+import itertools
+import math
 import os
+import pickle
+import queue
+import threading
 from collections.abc import Callable, Sequence
+from concurrent import futures
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +57,21 @@ class ChartSpec:
         return self.labels.get(column, column)
 
 
+@dataclass(eq=False)
+class Job:
+    """One chart queued on a `ChartPool` (see `ChartPool.submit`)."""
+
+    spec: ChartSpec
+    theme: Theme
+    width: float
+    height: float
+    future: futures.Future = field(default_factory=futures.Future)
+
+
+class _WorkerBroken(Exception):
+    """The worker process died or answered garbage: the chart is drawn in this process."""
+
+
 def _cost(spec: ChartSpec) -> int:
     return len(spec.data) + (5_000 if spec.kind in ("scatter", "bubble", "sankey") else 0)
 
@@ -72,13 +93,12 @@ class _Worker:
             [sys.executable, "-m", "finrep.render.chart_worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            # Not read (a worker's stray output must not fill a pipe and stall it).
+            stderr=subprocess.DEVNULL,
             env=env,
         )
 
     def call(self, job: tuple) -> tuple:
-        import pickle
-
         from finrep.render.chart_worker import read_frame, write_frame
 
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -98,22 +118,27 @@ class _Worker:
         except (OSError, subprocess.TimeoutExpired):
             self.proc.kill()
             self.proc.wait()
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream:
-                stream.close()
+        if self.proc.stdout:
+            self.proc.stdout.close()
 
 
 class ChartPool:
     """Draws charts on `workers` worker processes (0: one per core; 1: in this process).
 
     Start it early (e.g. before computing measures): the workers' start-up (importing
-    matplotlib) then overlaps that work. Results are identical whatever the number of workers;
-    a worker that cannot start or dies is replaced by drawing in this process.
+    matplotlib) then overlaps that work. `submit` queues charts and returns at once, so charts
+    of pages already computed are drawn while later pages compute; `collect` waits for them.
+    Results are identical whatever the number of workers; a worker that cannot start or dies
+    is replaced by drawing in this process (the only case where this process imports
+    matplotlib).
     """
 
     def __init__(self, workers: int = 0) -> None:
         self.workers = workers if workers > 0 else (os.cpu_count() or 1)
         self._procs: list[_Worker] = []
+        self._threads: list[threading.Thread] = []
+        self._queue: queue.PriorityQueue = queue.PriorityQueue()
+        self._order = itertools.count()
 
     def start(self) -> ChartPool:
         if self.workers > 1 and not self._procs:
@@ -121,7 +146,84 @@ class ChartPool:
                 self._procs = [_Worker() for _ in range(self.workers)]
             except OSError:  # no subprocesses here (sandbox): draw in this process
                 self.close()
+                return self
+            self._threads = [
+                threading.Thread(target=self._serve, args=(p,), daemon=True, name="finrep-chart")
+                for p in self._procs
+            ]
+            for t in self._threads:
+                t.start()
         return self
+
+    def _serve(self, worker: _Worker) -> None:
+        """One thread per worker process: send it queued jobs, one at a time."""
+        while True:
+            _, _, job = self._queue.get()
+            if job is None:  # close()
+                return
+            if not job.future.set_running_or_notify_cancel():
+                continue
+            try:
+                job.future.set_result(worker.call((job.spec, job.theme, job.width, job.height)))
+            except (OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:
+                job.future.set_exception(_WorkerBroken(str(exc)))
+                return  # this worker is gone; the others (or this process) do the rest
+
+    def submit(self, jobs: Sequence[tuple[ChartSpec, float, float]], theme: Theme) -> list[Job]:
+        """Queue every (spec, width, height) and return at once; the largest charts go first.
+        With one worker, nothing is drawn until `collect`."""
+        handles = [Job(spec, theme, w, h) for spec, w, h in jobs]
+        if self.workers > 1 and len(handles) > 1:
+            self.start()  # (a lone chart is not worth starting processes for)
+        if self._threads:
+            for job in sorted(handles, key=lambda j: -_cost(j.spec)):
+                self._queue.put((-_cost(job.spec), next(self._order), job))
+        return handles
+
+    def collect(
+        self, handles: Sequence[Job], progress: Callable[[int, int], None] | None = None
+    ) -> list[Drawing]:
+        """The drawings of `handles` (from `submit`), in order. Raises RenderError when a
+        chart cannot be drawn (after every chart has been tried)."""
+        total, done = len(handles), 0
+        results: list[Drawing | None] = [None] * total
+        error: str | None = None
+        queued = bool(self._threads)
+        waiting = {job.future: i for i, job in enumerate(handles) if queued}
+        local = [] if queued else list(range(total))
+        while waiting:
+            finished, _ = futures.wait(waiting, timeout=0.5, return_when=futures.FIRST_COMPLETED)
+            if not finished and not any(t.is_alive() for t in self._threads):
+                # Every worker died: what is still queued is drawn here.
+                finished = {f for f in waiting if f.cancel() or f.done()}
+            for f in finished:
+                i = waiting.pop(f)
+                if f.cancelled() or isinstance(f.exception(), _WorkerBroken):
+                    local.append(i)
+                    continue
+                status, payload = f.result()
+                if status == "ok":
+                    results[i] = payload
+                else:
+                    error = error or payload
+                    results[i] = Drawing(0, 0)
+                done += 1
+                if progress:
+                    progress(done, total)
+        for i in sorted(local):
+            from finrep.render.charts import draw_chart  # matplotlib only when needed here
+
+            job = handles[i]
+            try:
+                results[i] = draw_chart(job.spec, job.theme, job.width, job.height)
+            except RenderError as exc:
+                error, results[i] = error or str(exc), Drawing(0, 0)
+            done += 1
+            if progress:
+                progress(done, total)
+        if error:
+            raise RenderError(error)
+        return results  # type: ignore[return-value]
 
     def draw(
         self,
@@ -130,81 +232,24 @@ class ChartPool:
         progress: Callable[[int, int], None] | None = None,
     ) -> list[Drawing]:
         """Draw every (spec, width, height); results in the order of `jobs`."""
-        import queue
-        import threading
-
-        total = len(jobs)
-        results: list[Drawing | None] = [None] * total
-        done = 0
-
-        def finish(i: int, drawing: Drawing) -> None:
-            nonlocal done
-            results[i] = drawing
-            done += 1
-            if progress:
-                progress(done, total)
-
-        if self.workers > 1 and total > 1:
-            self.start()
-        if not self._procs or total <= 1:
-            from finrep.render.charts import draw_chart
-
-            for i, (spec, w, h) in enumerate(jobs):
-                finish(i, draw_chart(spec, theme, w, h))
-            return results  # type: ignore[return-value]
-
-        todo: queue.Queue[int] = queue.Queue()
-        for i in sorted(range(total), key=lambda i: -_cost(jobs[i][0])):
-            todo.put(i)
-        out: queue.Queue[tuple[int, str, Any]] = queue.Queue()
-
-        def serve(worker: _Worker) -> None:
-            while True:
-                try:
-                    i = todo.get_nowait()
-                except queue.Empty:
-                    break
-                spec, w, h = jobs[i]
-                try:
-                    status, payload = worker.call((spec, theme, w, h))
-                except (OSError, EOFError, ValueError) as exc:
-                    out.put((i, "broken", exc))
-                    break
-                out.put((i, status, payload))
-            out.put((-1, "exit", None))
-
-        threads = [threading.Thread(target=serve, args=(p,), daemon=True) for p in self._procs]
-        for t in threads:
-            t.start()
-        from finrep.render.charts import draw_chart
-
-        error: str | None = None
-        running = len(threads)
-        while running:
-            i, status, payload = out.get()
-            if status == "exit":
-                running -= 1
-            elif status == "ok":
-                finish(i, payload)
-            elif status == "error":
-                error = error or payload
-                finish(i, Drawing(0, 0))
-            else:  # the worker died: draw this chart here
-                finish(i, draw_chart(*jobs[i][:1], theme, *jobs[i][1:]))
-        for t in threads:
-            t.join()
-        while not todo.empty():  # every worker died before the queue emptied
-            i = todo.get_nowait()
-            spec, w, h = jobs[i]
-            finish(i, draw_chart(spec, theme, w, h))
-        if error:
-            raise RenderError(error)
-        return results  # type: ignore[return-value]
+        return self.collect(self.submit(jobs, theme), progress)
 
     def close(self) -> None:
+        """Stop the workers; charts still queued are not drawn (their handles are cancelled)."""
+        while True:
+            try:
+                _, _, job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                job.future.cancel()
+        for _ in self._threads:
+            self._queue.put((math.inf, next(self._order), None))
+        for t in self._threads:  # a chart being drawn is finished first
+            t.join(timeout=30)
         for proc in self._procs:
             proc.close()
-        self._procs = []
+        self._procs, self._threads = [], []
 
     def __enter__(self) -> ChartPool:
         return self

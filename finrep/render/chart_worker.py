@@ -12,6 +12,7 @@ in parallel from any script, notebook or service.
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 import sys
 
@@ -63,6 +64,9 @@ def main() -> None:
         except Exception as exc:  # never die silently: the parent reports it
             result = ("error", f"visual {spec.key!r}: {type(exc).__name__}: {exc}")
         write_frame(sink, pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    # Every answer is written and flushed: skip the interpreter's teardown (a second or so
+    # with matplotlib loaded), which the parent would otherwise wait for.
+    os._exit(0)
 
 
 if __name__ == "__main__":

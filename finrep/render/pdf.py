@@ -288,31 +288,36 @@ def _rows_for(page: Page) -> list[list[list[tuple[Visual, float]]]]:
 
 def plan_sheets(pack: Pack, ctx: Context) -> list[Sheet]:
     """Place every visual of every page on a grid of cards."""
+    return [sheet for page in pack.pages for sheet in plan_page(page, ctx)]
+
+
+def plan_page(page: Page, ctx: Context) -> list[Sheet]:
+    """The printed sheets of one dashboard page (depends on the page, the theme and the
+    frame size only, so charts can be sized before the rest of the pack exists)."""
     sheets: list[Sheet] = []
-    for page in pack.pages:
-        for index, rows in enumerate(_rows_for(page)):
-            sheet = Sheet(page, index)
-            top = ctx.height - SECTION_TITLE_H
-            if index == 0:
-                if page.kpis:
-                    top -= KPI_H + GAP
-                if page.narrative:
-                    sheet.narrative_h = _narrative_height(page, ctx)
-                    top -= sheet.narrative_h + GAP
-            heights = _row_heights(rows, top, ctx)
-            y = top
-            for row, row_h in zip(rows, heights, strict=True):
-                total = sum(share for _, share in row)
-                x = 0.0
-                free = ctx.width - GAP * (len(row) - 1)
-                for visual, share in row:
-                    w = free * share / total
-                    cell = Cell(visual, x, y - row_h, w, row_h)
-                    cell.caption_lines = _caption_lines(visual, cell, ctx)
-                    sheet.cells.append(cell)
-                    x += w + GAP
-                y -= row_h + GAP
-            sheets.append(sheet)
+    for index, rows in enumerate(_rows_for(page)):
+        sheet = Sheet(page, index)
+        top = ctx.height - SECTION_TITLE_H
+        if index == 0:
+            if page.kpis:
+                top -= KPI_H + GAP
+            if page.narrative:
+                sheet.narrative_h = _narrative_height(page, ctx)
+                top -= sheet.narrative_h + GAP
+        heights = _row_heights(rows, top, ctx)
+        y = top
+        for row, row_h in zip(rows, heights, strict=True):
+            total = sum(share for _, share in row)
+            x = 0.0
+            free = ctx.width - GAP * (len(row) - 1)
+            for visual, share in row:
+                w = free * share / total
+                cell = Cell(visual, x, y - row_h, w, row_h)
+                cell.caption_lines = _caption_lines(visual, cell, ctx)
+                sheet.cells.append(cell)
+                x += w + GAP
+            y -= row_h + GAP
+        sheets.append(sheet)
     return sheets
 
 
@@ -1130,17 +1135,54 @@ def chart_jobs(sheets: list[Sheet]) -> list[tuple[ChartSpec, float, float]]:
     return jobs
 
 
+def _layout_context(theme: Theme, pack: Pack | None = None) -> Context:
+    register_fonts(theme.font)  # text is measured with the document's fonts
+    pw, ph = page_size(theme.page_size)
+    return Context(pack, theme, make_styles(theme), pw - 2 * MARGIN_X, ph - TOP - BOTTOM)  # type: ignore[arg-type]
+
+
+class PageCharts:
+    """Charts queued page by page while a pack is still being computed.
+
+    `add(page)` sizes the page's charts exactly as `render_pdf` will and queues them on the
+    pool, so workers draw the first pages while the measures of later pages run; `render_pdf`
+    then collects them instead of drawing. A chart whose page or size differs at render time
+    is simply drawn then.
+    """
+
+    def __init__(self, theme: Theme, pool: ChartPool) -> None:
+        self.theme, self.pool = theme, pool
+        self._ctx: Context | None = None
+        self._queued: dict[tuple[str, float, float], tuple[Visual, Any]] = {}
+
+    def add(self, page: Page) -> None:
+        if self._ctx is None:
+            self._ctx = _layout_context(self.theme)
+        cells = [c for sheet in plan_page(page, self._ctx) for c in sheet.cells]
+        jobs = chart_jobs([Sheet(page, 0, cells)])
+        visuals = [c.visual for c in cells if c.visual.kind != "table"]
+        for visual, (spec, w, h), handle in zip(
+            visuals, jobs, self.pool.submit(jobs, self.theme), strict=True
+        ):
+            self._queued[(spec.key, w, h)] = (visual, handle)
+
+    def take(self, visual: Visual, width: float, height: float) -> Any | None:
+        """The queued job of this very visual at this size, or None."""
+        found = self._queued.pop((visual.key, width, height), None)
+        return found[1] if found is not None and found[0] is visual else None
+
+
 def render_pdf(
     pack: Pack,
     theme: Theme,
     *,
     pool: ChartPool | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    charts: PageCharts | None = None,
 ) -> bytes:
-    """The PDF pack as bytes. Charts are drawn on `pool` (one is made when None)."""
-    register_fonts(theme.font)
-    pw, ph = page_size(theme.page_size)
-    ctx = Context(pack, theme, make_styles(theme), pw - 2 * MARGIN_X, ph - TOP - BOTTOM)
+    """The PDF pack as bytes. Charts are drawn on `pool` (one is made when None); those
+    queued already on `charts` (same pool) are collected rather than drawn again."""
+    ctx = _layout_context(theme, pack)
     sheets = plan_sheets(pack, ctx)
     jobs = chart_jobs(sheets)
 
@@ -1149,11 +1191,17 @@ def render_pdf(
             progress("Drawing charts", done, total)
 
     own = pool is None
-    pool = pool or ChartPool(1)
+    pool = pool or (charts.pool if charts is not None else ChartPool(1))
     try:
-        drawings = pool.draw(jobs, theme, step)
+        visuals = [c.visual for sheet in sheets for c in sheet.cells if c.visual.kind != "table"]
+        handles = [charts.take(v, w, h) if charts is not None else None
+                   for v, (_, w, h) in zip(visuals, jobs, strict=True)]  # fmt: skip
+        missing = [i for i, h in enumerate(handles) if h is None]
+        for i, handle in zip(missing, pool.submit([jobs[i] for i in missing], theme), strict=True):
+            handles[i] = handle
+        drawings = pool.collect(handles, step)
     finally:
-        if own:
+        if own and charts is None:
             pool.close()
     if progress:
         progress("Laying out the PDF", 0, 2)
@@ -1171,4 +1219,12 @@ def render_pdf(
     return data
 
 
-__all__ = ["GRIDS", "comparison_label", "contents_entries", "kpi_lines", "page_size", "render_pdf"]
+__all__ = [
+    "GRIDS",
+    "PageCharts",
+    "comparison_label",
+    "contents_entries",
+    "kpi_lines",
+    "page_size",
+    "render_pdf",
+]

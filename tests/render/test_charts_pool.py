@@ -50,3 +50,43 @@ def test_one_worker_means_no_subprocess():
     pool = ChartPool(1).start()
     assert pool._procs == []
     assert len(pool.draw(jobs(2), THEME)) == 2
+
+
+def test_submitted_charts_are_drawn_while_the_caller_goes_on():
+    expected = [draw_chart(spec, THEME, w, h).ops for spec, w, h in jobs(4)]
+    with ChartPool(2) as pool:
+        handles = pool.submit(jobs(4), THEME)  # returns before anything is drawn
+        assert len(handles) == 4
+        first = pool.collect(handles[:2])
+        rest = pool.collect(handles[2:])
+    assert [d.ops for d in first + rest] == expected
+
+
+def test_charts_still_queued_at_close_are_drawn_here_when_collected():
+    expected = [draw_chart(spec, THEME, w, h).ops for spec, w, h in jobs(6)]
+    pool = ChartPool(2).start()
+    handles = pool.submit(jobs(6), THEME)
+    pool.close()  # workers stop; what they had not started is cancelled
+    assert [d.ops for d in pool.collect(handles)] == expected
+
+
+def test_one_worker_draws_nothing_until_collected():
+    pool = ChartPool(1)
+    handles = pool.submit(jobs(2), THEME)
+    assert pool._procs == [] and not any(h.future.done() for h in handles)
+    assert [d.ops for d in pool.collect(handles)] == [
+        draw_chart(spec, THEME, w, h).ops for spec, w, h in jobs(2)
+    ]
+
+
+def test_workers_exit_as_soon_as_their_input_ends():
+    import time
+
+    pool = ChartPool(2).start()
+    pool.draw(jobs(2), THEME)
+    procs = [w.proc for w in pool._procs]
+    began = time.perf_counter()
+    pool.close()
+    # Exit code 0: the worker finished cleanly (os._exit after its last answer), not killed.
+    assert [p.returncode for p in procs] == [0, 0]
+    assert time.perf_counter() - began < 10

@@ -234,3 +234,31 @@ def test_logo_from_the_config_is_on_the_cover(tmp_path):
     reader = PdfReader(io.BytesIO(data))
     assert len(reader.pages[0].images) == 1
     assert len(reader.pages[1].images) == 0
+
+
+def test_charts_queued_page_by_page_give_the_same_pdf(sample_pack, pdf_bytes):
+    from finrep.render.pdf import PageCharts
+
+    with ChartPool(2) as pool:
+        charts = PageCharts(THEME, pool)
+        for page in sample_pack.pages:  # as build_pack hands them over
+            charts.add(page)
+        queued = len(charts._queued)
+        data = render_pdf(sample_pack, THEME, pool=pool, charts=charts)
+    assert queued == sum(v.kind != "table" for p in sample_pack.pages for v in p.visuals)
+    assert charts._queued == {}  # every queued chart was used, none drawn twice
+    assert data == pdf_bytes
+
+
+def test_a_queued_chart_of_another_visual_is_not_used(sample_pack, pdf_bytes):
+    from finrep.render.pdf import PageCharts
+
+    page = sample_pack.pages[0]
+    # Same keys and sizes, other data: the renderer must not take these drawings.
+    other = replace(page, visuals=tuple(replace(v, caption=v.caption) for v in page.visuals))
+    with ChartPool(1) as pool:
+        charts = PageCharts(THEME, pool)
+        charts.add(other)
+        data = render_pdf(sample_pack, THEME, pool=pool, charts=charts)
+    assert len(charts._queued) == sum(v.kind != "table" for v in page.visuals)  # none taken
+    assert data == pdf_bytes

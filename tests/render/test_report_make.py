@@ -190,3 +190,23 @@ def test_pdf_reads_back_with_pypdf(filtered):
     data = result.paths["pdf"].read_bytes()
     assert data.startswith(b"%PDF-")
     assert len(PdfReader(io.BytesIO(data)).pages) >= 2 + 5 * 2 + 3
+
+
+def test_build_pack_hands_over_each_page_as_soon_as_it_is_complete(small_data):
+    from finrep.pack import PAGE_KEYS
+    from finrep.pack_builder import build_pack
+
+    seen, steps = [], []
+
+    def progress(step, done, total):
+        steps.append((step, done))
+
+    def on_page(page):
+        # Called before the "Pages" step of that page is reported done.
+        seen.append((page, [d for s, d in steps if s == "Pages"][-1]))
+
+    pack = build_pack(small_data, "2024-12", config=CONFIG, progress=progress, facts=False,
+                      on_page=on_page)  # fmt: skip
+    assert [p.key for p, _ in seen] == list(PAGE_KEYS)
+    assert all(p is q for (p, _), q in zip(seen, pack.pages, strict=True))
+    assert [done for _, done in seen] == list(range(len(PAGE_KEYS)))
