@@ -1168,8 +1168,11 @@ class PageCharts:
 
     def take(self, visual: Visual, width: float, height: float) -> Any | None:
         """The queued job of this very visual at this size, or None."""
-        found = self._queued.pop((visual.key, width, height), None)
-        return found[1] if found is not None and found[0] is visual else None
+        found = self._queued.get((visual.key, width, height))
+        if found is None or found[0] is not visual:
+            return None
+        del self._queued[(visual.key, width, height)]
+        return found[1]
 
 
 def render_pdf(
