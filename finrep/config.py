@@ -37,6 +37,7 @@ class EngineConfig:
     name: str
     spark_master: str
     spark_remote: str
+    memory_limit: str = "256MB"
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,9 @@ def connect(config: Config | None = None, engine: str | None = None) -> ibis.Bas
         # progress bar of DuckDB's own on stdout (it would break `--format json` output).
         con = ibis.duckdb.connect(temp_directory=str(_spill_dir()))
         con.raw_sql("SET enable_progress_bar = false")
+        limit = config.engine.memory_limit.strip() if config else ""
+        if limit:
+            _set_memory_limit(con, limit)
         return con
     if name == "spark":
         # Imported here: pyspark is an optional extra, and DuckDB users never pay for it.
@@ -35,6 +38,19 @@ def connect(config: Config | None = None, engine: str | None = None) -> ibis.Bas
 
         return connect_spark(config)
     raise ConfigError(f"engine {name!r} is not available (use duckdb or spark)")
+
+
+def _set_memory_limit(con: ibis.BaseBackend, limit: str) -> None:
+    """DuckDB's working memory (it spills to `_spill_dir` beyond it)."""
+    import duckdb
+
+    try:
+        con.raw_sql(f"SET memory_limit = '{limit.replace(chr(39), '')}'")
+    except duckdb.Error:
+        raise ConfigError(
+            f"engine.memory_limit = {limit!r} is not a memory size; use e.g. \"256MB\" or "
+            "\"2GB\", or \"\" for DuckDB's default"
+        ) from None
 
 
 _SPILL: list[Path] = []

@@ -72,6 +72,7 @@ def compute(
     from finrep.measures.kpis import open_run
 
     run = open_run(data, period, filters, config)
+    run.ctx.with_visuals = False  # no pages follow: read only the months the KPIs need
     kpis = run.kpis(progress)
     return Measures(
         period=run.period,

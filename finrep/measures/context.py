@@ -93,13 +93,16 @@ class MeasureContext:
     filters: Filters
     config: Config
     at: date
+    # False when only the KPIs are wanted (`finrep measures`): measures that share one pass
+    # between KPIs and a page's visuals then read just the months the KPIs need.
+    with_visuals: bool = True
 
     # ---- customers -------------------------------------------------------------------
     @cached_property
     def all_customers(self) -> ir.Table:
         """Every customer with segment, state, region and age band at `at` (unfiltered)."""
         c = self.tables["customers"]
-        return c.select(
+        c = c.select(
             "customer_id",
             "enrollment_date",
             "birth_date",
@@ -108,6 +111,9 @@ class MeasureContext:
             region=region_expr(c.address_state),
             age_band=age_band_expr(c.birth_date, self.at),
         )
+        # Materialised: a dozen queries join customers, and each would otherwise re-read the
+        # file and recompute region and age band for every customer.
+        return materialise(self.tables.con, c)
 
     @cached_property
     def customers(self) -> ir.Table:

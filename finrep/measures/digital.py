@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import ibis
@@ -17,9 +18,9 @@ import pandas as pd
 
 from finrep.config import Config
 from finrep.engine import execute
-from finrep.measures.context import MeasureContext
+from finrep.measures.context import _BLOCK, MeasureContext, materialise
 from finrep.pack import Definition, Visual
-from finrep.period import Period, add_months, month_start
+from finrep.period import Period, add_months, month_end, month_start
 from finrep.schema import ACTION_TYPES, AGE_BANDS, DEVICE_TYPES, REGIONS
 
 # key → (label, unit, higher_is_better), for the KPI strip.
@@ -100,37 +101,33 @@ def digital_kpis_many(
     periods: Sequence[Period],
     active_customers: Sequence[int | None],
 ) -> list[dict[str, float | None]]:
-    """`digital_kpis` for several periods (e.g. P, previous, last year) in one engine pass:
-    the engagement table is scanned once instead of once per period."""
+    """`digital_kpis` for several periods (e.g. P, previous, last year) from one pass over
+    the sessions for the session figures and one for the distinct users.
+
+    When the context builds visuals (a pack), the pass also covers the trend window the
+    page's two trend charts need, so the page reads the same statistics; for the KPIs alone
+    (`finrep measures`) only the periods' months are read.
+    """
     if len(periods) != len(active_customers):
         raise ValueError("one active_customers value per period")
     if not periods:
         return []
-    # Single-month periods inside the trend window are read from the per-month statistics
-    # the trend visuals need anyway (one grouped pass over the sessions, kept on `ctx`).
-    trail = Period(month_start(ctx.at), ctx.at).trailing(ctx.config.report.trend_months)
-    out: list[dict[str, float | None] | None] = [None] * len(periods)
-    rest = []
-    for i, period in enumerate(periods):
-        if period.n_months == 1 and trail.start <= period.start <= trail.end:
-            stats = _month_stats(ctx, trail)
-            m = pd.Timestamp(period.start)
-            row = stats.loc[m] if m in stats.index else None
-            out[i] = _kpi_values(
-                0 if row is None else row["mau"],
-                None if row is None else row["mobile_users"],
-                0 if row is None else row["sessions"],
-                None if row is None else row["duration_sum"],
-                None if row is None else row["duration_n"],
-                active_customers[i],
+    stats = _stats(ctx, periods)
+    out = []
+    for period, active in zip(periods, active_customers, strict=True):
+        months = stats.monthly.loc[pd.Timestamp(period.start) : pd.Timestamp(period.end)]
+        users, mobile = stats.users[(period.start, period.end)]
+        out.append(
+            _kpi_values(
+                users,
+                mobile,
+                months["sessions"].sum(),
+                months["duration_sum"].sum(),
+                months["duration_n"].sum(),
+                active,
             )
-        else:
-            rest.append(i)
-    if rest:
-        values = _kpis_scan(ctx, [periods[i] for i in rest])
-        for i, v in zip(rest, values, strict=True):
-            out[i] = _kpi_values(*v, active_customers[i])
-    return out  # type: ignore[return-value]
+        )
+    return out
 
 
 def _kpi_values(users, mobile_users, sessions, duration_sum, duration_n, active):
@@ -144,56 +141,168 @@ def _kpi_values(users, mobile_users, sessions, duration_sum, duration_n, active)
     }
 
 
-def _kpis_scan(ctx: MeasureContext, periods: Sequence[Period]) -> list[tuple]:
-    """(users, mobile users, sessions, duration sum, duration count) per period, from one
-    aggregate over the sessions of all `periods`."""
+@dataclass(frozen=True)
+class _Stats:
+    """`monthly`: per month start (index, every month of the window): sessions,
+    duration_sum, duration_n, mean, median (null in months without sessions or outside the
+    months read), mau, mobile_users. `users`: (start, end) of each period → (distinct users,
+    distinct mobile users)."""
+
+    monthly: pd.DataFrame
+    users: dict[tuple[date, date], tuple[int, int]]
+    has_median: bool
+
+
+def _trail(ctx: MeasureContext) -> Period:
+    return Period(month_start(ctx.at), ctx.at).trailing(ctx.config.report.trend_months)
+
+
+def _stats(ctx: MeasureContext, periods: Sequence[Period] = (), trend: bool = False) -> _Stats:
+    """The session statistics of `periods`, and of the trend window (with the median) when
+    `trend` is set or the context builds visuals, computed once per context: later calls
+    whose periods were covered read the cache."""
+    trend = trend or ctx.with_visuals
+    wanted = [(p.start, p.end) for p in periods]
+    if trend:
+        trail = _trail(ctx)
+        wanted.append((trail.start, trail.end))
+    cache = ctx.__dict__.setdefault("_digital_stats", [])
+    for stats in cache:
+        if all(w in stats.users for w in wanted) and (stats.has_median or not trend):
+            return stats
+    stats = _compute_stats(ctx, sorted(set(wanted)), median=trend)
+    cache.append(stats)
+    return stats
+
+
+def _compute_stats(ctx: MeasureContext, spans: Sequence[tuple[date, date]], median: bool) -> _Stats:
+    first = month_start(min(a for a, _ in spans))
+    last = max(b for _, b in spans)
+    window = Period(first, month_end(last))
     g = ctx.engagement
-    g = g.filter(_any_period(g.date, periods))
-    mobile = is_mobile_expr(g.device_type)
-    aggs = {}
-    for i, period in enumerate(periods):
-        inside = (g.date >= period.start) & (g.date <= period.end)
-        aggs[f"users_{i}"] = g.customer_id.nunique(where=inside)
-        aggs[f"mobile_users_{i}"] = g.customer_id.nunique(where=inside & mobile)
-        aggs[f"sessions_{i}"] = g.count(where=inside)
-        aggs[f"duration_sum_{i}"] = g.session_duration.sum(where=inside)
-        aggs[f"duration_n_{i}"] = g.session_duration.count(where=inside)
-    row = execute(g.aggregate(**aggs)).iloc[0]
-    names = ("users", "mobile_users", "sessions", "duration_sum", "duration_n")
-    return [tuple(row[f"{n}_{i}"] for n in names) for i in range(len(periods))]
+    g = g.filter(functools.reduce(operator.or_, [(g.date >= a) & (g.date <= b) for a, b in spans]))
+    by_month = g.mutate(month=g.date.truncate("M"))
+    # Everything is read off the (month, duration) counts, which the trend chart's median
+    # needs: the sessions are scanned once, and `finrep measures` (no median) sums the
+    # same way as a pack, so both print identical figures.
+    counts = by_month.group_by(["month", "session_duration"]).aggregate(n=by_month.count())
+    counts = materialise(ctx.tables.con, counts)
+    d, n = counts.session_duration, counts.n
+    sums = counts.group_by("month").aggregate(
+        sessions=n.sum(),
+        duration_sum=(d * n).sum(),
+        duration_n=n.sum(where=d.notnull()),
+    )
+    frame = execute(sums)
+    frame["month"] = pd.to_datetime(frame["month"])
+    frame["mean"] = frame["duration_sum"] / frame["duration_n"].where(frame["duration_n"] > 0)
+    if median:  # only the trend chart shows it
+        medians = execute(_median_from_counts(counts))
+        medians["month"] = pd.to_datetime(medians["month"])
+        frame = frame.merge(medians, on="month", how="left")
+    frame["month"] = pd.to_datetime(frame["month"])
+    months = pd.DatetimeIndex([pd.Timestamp(m) for m in window.month_starts], name="month")
+    frame = frame.set_index("month").reindex(months)
+    frame[["sessions", "duration_n"]] = frame[["sessions", "duration_n"]].fillna(0)
+    frame["duration_sum"] = frame["duration_sum"].fillna(0.0)
+    if "median" not in frame:
+        frame["median"] = float("nan")
+    monthly_users, users = _distinct_users(g, window, spans)
+    frame = frame.join(monthly_users)
+    return _Stats(frame, users, median)
 
 
-def _month_stats(ctx: MeasureContext, trail: Period) -> pd.DataFrame:
-    """Per month of `trail` with sessions (index: month start as Timestamp): mau,
-    mobile_users, sessions, duration_sum, duration_n, mean, median. Two grouped queries,
-    computed once per context and window (the KPIs and both trend visuals read it)."""
-    cache = ctx.__dict__.setdefault("_digital_month_stats", {})
-    key = (trail.start, trail.end)
-    if key not in cache:
-        g = _sessions_in(ctx, trail.start, trail.end)
-        g = g.mutate(month=g.date.truncate("M"), _mobile=is_mobile_expr(g.device_type))
-        # Distinct users through one (month, customer) grouping rather than two
-        # count-distincts per month: about half the CPU and a fraction of the memory.
-        u = g.filter(g.customer_id.notnull())
-        u = u.group_by(["month", "customer_id"]).aggregate(_mobile=u._mobile.any())
-        users = u.group_by("month").aggregate(mau=u.count(), mobile_users=u.count(where=u._mobile))
-        sessions = g.group_by("month").aggregate(
-            sessions=g.count(),
-            duration_sum=g.session_duration.sum(),
-            duration_n=g.session_duration.count(),
-            mean=g.session_duration.mean(),
-            median=g.session_duration.median(),
-        )
-        frame = execute(sessions).merge(execute(users), on="month", how="left")
-        frame[["mau", "mobile_users"]] = frame[["mau", "mobile_users"]].fillna(0).astype("int64")
-        frame["month"] = pd.to_datetime(frame["month"])
-        cache[key] = frame.set_index("month")
-    return cache[key]
+def _median_from_counts(counts: ir.Table) -> ir.Table:
+    """month, median: the exact median session duration per month, from `counts` (month,
+    session_duration, n: how many sessions of that month lasted that long), as the mean of
+    the middle value(s) in duration order.
+
+    A median aggregate keeps every value of a month in memory and cannot spill: at a million
+    customers it needs more than the engine's memory limit. Durations repeat (a few thousand
+    distinct values, recorded to 0.1 minute), so the median is read off the counts: running
+    totals in duration order locate the middle rows.
+    """
+    counts = counts.filter(counts.session_duration.notnull())
+    running = ibis.cumulative_window(group_by=counts.month, order_by=counts.session_duration)
+    c = counts.mutate(
+        _to=counts.n.sum().over(running), _total=counts.n.sum().over(group_by=counts.month)
+    )
+    lo, hi = (c._total - 1) // 2, c._total // 2  # 0-based positions of the middle rows
+    before = c._to - c.n  # rows with a smaller duration
+    middle = c.filter(((before <= lo) & (lo < c._to)) | ((before <= hi) & (hi < c._to)))
+    return middle.group_by("month").aggregate(median=middle.session_duration.mean())
 
 
-def _any_period(column: ir.DateColumn, periods: Sequence[Period]) -> ir.BooleanColumn:
-    preds = [(column >= p.start) & (column <= p.end) for p in periods]
-    return functools.reduce(operator.or_, preds)
+@ibis.udf.agg.builtin(name="bit_or")
+def _bit_or(x: int) -> int:  # type: ignore[empty-body]
+    """Bitwise OR of a group's values (DuckDB and Spark SQL both call it bit_or)."""
+
+
+def _distinct_users(g: ir.Table, window: Period, spans: Sequence[tuple[date, date]]):
+    """Distinct users (and mobile users) of the sessions `g` per month of `window` and per
+    span, from one grouping by customer.
+
+    Distinct users per month would group sessions by (month, customer): about ten million
+    groups at a million customers. Instead each customer's months of use are one bit mask
+    (bit k = month k of the window; blocks of `_BLOCK` months keep every shift inside a
+    32-bit literal on Spark), a grouping by customer only (a tenth of the groups, about 40%
+    less CPU); a month's users are the customers with its bit set, a span's users those
+    with any of its bits set. Spans are whole months here (periods and trend windows are).
+    """
+    g = g.filter(g.customer_id.notnull())
+    base = window.start.year * 12 + window.start.month - 1
+    index = g.date.year().cast("int64") * 12 + g.date.month().cast("int64") - 1 - base
+    g = g.select(
+        "customer_id",
+        _block=index // _BLOCK,
+        _bit=ibis.literal(1, "int64") << (index % _BLOCK),
+        _mobile=is_mobile_expr(g.device_type),
+    )
+    n = window.n_months
+    blocks = range((n + _BLOCK - 1) // _BLOCK)
+    masks = {}
+    for k in blocks:
+        inside = g._block == k
+        masks[f"m{k}"] = _bit_or(ibis.ifelse(inside, g._bit, 0))
+        masks[f"p{k}"] = _bit_or(ibis.ifelse(inside & g._mobile, g._bit, 0))
+    c = g.group_by("customer_id").aggregate(**masks)
+
+    def has_any(prefix: str, months: range) -> ir.BooleanValue:
+        parts = []
+        for k in blocks:
+            bits = sum(1 << (j % _BLOCK) for j in months if j // _BLOCK == k)
+            if bits:
+                parts.append((c[f"{prefix}{k}"] & bits) != 0)
+        return functools.reduce(operator.or_, parts)
+
+    def index_of(d: date) -> int:
+        return d.year * 12 + d.month - 1 - base
+
+    counts = {}
+    for j in range(n):
+        counts[f"mau_{j}"] = has_any("m", range(j, j + 1)).sum()
+        counts[f"mobile_{j}"] = has_any("p", range(j, j + 1)).sum()
+    for i, (a, b) in enumerate(spans):
+        months = range(index_of(a), index_of(b) + 1)
+        counts[f"users_{i}"] = has_any("m", months).sum()
+        counts[f"mobile_users_{i}"] = has_any("p", months).sum()
+    row = execute(c.aggregate(**counts)).iloc[0]
+
+    def count(name: str) -> int:
+        value = row[name]
+        return 0 if value is None or pd.isna(value) else int(value)
+
+    monthly = pd.DataFrame(
+        {
+            "mau": [count(f"mau_{j}") for j in range(n)],
+            "mobile_users": [count(f"mobile_{j}") for j in range(n)],
+        },
+        index=pd.DatetimeIndex([pd.Timestamp(m) for m in window.month_starts], name="month"),
+    )
+    users = {
+        span: (count(f"users_{i}"), count(f"mobile_users_{i}")) for i, span in enumerate(spans)
+    }
+    return monthly, users
 
 
 # ---- visuals ----------------------------------------------------------------------------
@@ -218,7 +327,9 @@ def _monthly(ctx: MeasureContext, trail: Period) -> pd.DataFrame:
     Months before the first month with any engagement row (unfiltered) are left out; later
     months without sessions are zero (mean and median null).
     """
-    frame = _month_stats(ctx, trail)[["mau", "sessions", "mean", "median"]]
+    monthly = _stats(ctx, (trail,), trend=True).monthly
+    frame = monthly.loc[pd.Timestamp(trail.start) : pd.Timestamp(trail.end)]
+    frame = frame[["mau", "sessions", "mean", "median"]]
     first = execute(ctx.tables["engagement"].date.min())
     months = [pd.Timestamp(add_months(trail.start, i)) for i in range(trail.n_months)]
     if first is not None and not pd.isna(first):

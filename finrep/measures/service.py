@@ -230,6 +230,13 @@ def service_kpis_many(
         raise ValueError("one active_customers value per period")
     if not periods:
         return []
+    if not ctx.with_visuals:
+        # KPIs only: a cube over just the periods' months (no page window to share).
+        cube = _cube(ctx, [(p.start, p.end) for p in periods])
+        return [
+            _kpis_from(_sums(cube, p.start, p.end), active)
+            for p, active in zip(periods, active_customers, strict=True)
+        ]
     # One cube over the periods and the service page's window (the last VOLUME_MONTHS
     # months to E), shared with `service_visuals` through `contact_cube`.
     start = min([p.start for p in periods] + [add_months(ctx.at, -(VOLUME_MONTHS - 1))])
