@@ -1,43 +1,41 @@
-"""Benchmark bursting (`finrep report --burst KEY`) against one `make_report` per value, and
-the cost of mailing the packs (composition + SMTP to a local aiosmtpd server).
+"""Benchmark bursting (`finrep report --burst KEY`): the partitioned burst against the
+per-value burst it replaced and against one unfiltered report, in the same run.
 
-The burst opens the data once: one connection, the typed tables stored once as Parquet, one
-validation, one chart pool; the baseline runs `make_report` from scratch for every value, as
-a shell loop over `finrep report --segment …` would. Both write the same files.
+Steps, each in its own measured subprocess (wall and CPU seconds, peak memory of the
+process tree as summed PSS, largest single process, load average at the start; measured as
+`run_all.py` measures its steps):
+- ``burst``: `finrep.deliver.burst` (DuckDB: tables split by the value once, each pack on its
+  own rows);
+- ``burst_per_value``: the same burst with ``partition=False``: every pack computed on the
+  whole tables with its filter (the behaviour before the split; still Spark's path);
+- ``report``: one unfiltered `make_report` of the same period and formats;
+- ``send`` (with ``--send``): mail the burst's packs to a local aiosmtpd server (the packs
+  are reused, not rebuilt), seconds per message.
 
-Prints a JSON record: customers, values, seconds (burst, baseline, ratio), seconds per pack,
-MB written, peak memory, and the send time per message.
+Prints one JSON record (and appends it to benchmarks/_work/bench_burst.jsonl).
 
 Usage:
-    python benchmarks/bench_burst.py                         # 1,000 customers, by segment
-    python benchmarks/bench_burst.py --customers 10000 --key region --formats xlsx
+    python benchmarks/bench_burst.py --data benchmarks/_work/gen100k --repeat 2
+    python benchmarks/bench_burst.py --data benchmarks/_work/gen1m --steps burst,report
+    python benchmarks/bench_burst.py                   # 1,000 generated customers (CSV)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
-import resource
 import shutil
 import socket
+import statistics
 import sys
 import time
 from pathlib import Path
 
-WORK = Path(__file__).resolve().parent / "_work"
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _cpu() -> float:
-    """CPU seconds of this process and its finished children (chart workers): on a shared,
-    busy machine a steadier measure of work than wall time."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+HERE = Path(__file__).resolve().parent
+WORK = HERE / "_work"
+STEPS = ("burst", "burst_per_value", "report")
 
 
 def _dataset(customers: int, fmt: str) -> Path:
@@ -56,93 +54,151 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--customers", type=int, default=1000)
-    parser.add_argument("--key", default="segment")
-    parser.add_argument("--formats", default="pdf,xlsx")
-    parser.add_argument("--data-format", default="csv", choices=("csv", "parquet"))
-    parser.add_argument("--period", default="2024-11")
-    parser.add_argument("--skip-baseline", action="store_true")
-    args = parser.parse_args()
-
+# ---- the measured child ---------------------------------------------------------------------
+def child(step: str, data: Path, out: Path, key: str, formats: str, period: str) -> None:
     from finrep.config import load_config
-    from finrep.deliver.burst import burst
-    from finrep.filters import Filters
-    from finrep.report import make_report
 
-    data = _dataset(args.customers, args.data_format)
-    out = WORK / "burst-out"
-    shutil.rmtree(out, ignore_errors=True)
     config = load_config()
+    record: dict = {}
+    if step in ("burst", "burst_per_value"):
+        from finrep.deliver.burst import burst
 
-    start, cpu = time.perf_counter(), _cpu()
-    result = burst(data, args.key, period=args.period, formats=args.formats, config=config,
-                   out_dir=out / "burst")  # fmt: skip
-    burst_seconds = time.perf_counter() - start
-    burst_cpu = _cpu() - cpu
-    values = list(result.packs)
-    written = sum(p.stat().st_size for p in result.paths) / 1_048_576
+        result = burst(data, key, period=period, formats=formats, config=config, out_dir=out,
+                       partition=step == "burst")  # fmt: skip
+        record["packs"] = len(result.packs)
+        record["mb_written"] = sum(p.stat().st_size for p in result.paths) / 2**20
+    elif step == "report":
+        from finrep.report import make_report
 
-    baseline_seconds = baseline_cpu = None
-    if not args.skip_baseline:
-        start, cpu = time.perf_counter(), _cpu()
-        for value in values:
-            make_report(data, period=args.period, filters=Filters.of(**{args.key: [value]}),
-                        config=config, formats=args.formats, out_dir=out / "baseline")  # fmt: skip
-        baseline_seconds = time.perf_counter() - start
-        baseline_cpu = _cpu() - cpu
-
-    send_seconds = _send(result, data, config, args.period, out / "burst")
-    record = {
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "python": sys.version.split()[0],
-        "customers": args.customers,
-        "data_format": args.data_format,
-        "key": args.key,
-        "values": len(values),
-        "formats": args.formats,
-        "burst_seconds": round(burst_seconds, 1),
-        "burst_seconds_per_pack": round(burst_seconds / len(values), 1),
-        "baseline_seconds": None if baseline_seconds is None else round(baseline_seconds, 1),
-        "baseline_over_burst": None
-        if baseline_seconds is None
-        else round(baseline_seconds / burst_seconds, 2),
-        "burst_cpu_seconds": round(burst_cpu, 1),
-        "baseline_cpu_seconds": None if baseline_cpu is None else round(baseline_cpu, 1),
-        "mb_written": round(written, 1),
-        "send_seconds_per_message": round(send_seconds / len(values), 3),
-        "peak_mb": round(_peak_mb()),
-    }
-    print(json.dumps(record, indent=2))
+        result = make_report(data, period=period, config=config, formats=formats, out_dir=out)
+        record["mb_written"] = sum(p.stat().st_size for p in result.paths.values()) / 2**20
+    elif step == "send":
+        record.update(_send(data, key, config, period, out, formats))
+    else:
+        raise SystemExit(f"unknown step {step!r}")
+    print("RESULT " + json.dumps(record))
 
 
-def _send(result, data: Path, config, period: str, out: Path) -> float:
-    """Mail every burst pack (one recipient per value) to a local aiosmtpd server."""
+def _send(data: Path, key: str, config, period: str, out: Path, formats: str) -> dict:
+    """Mail every burst pack in `out` (one recipient per value) to a local aiosmtpd server."""
     from aiosmtpd.controller import Controller
 
     import finrep
     from finrep.deliver import Recipient
+    from finrep.deliver.summary import SUMMARY_SUFFIX, PackSummary
 
     class Sink:
         async def handle_DATA(self, server, session, envelope):  # noqa: N802
             return "250 OK"
 
+    summaries = [PackSummary.load(p) for p in sorted(out.rglob(f"*{SUMMARY_SUFFIX}"))]
+    people = [Recipient(f"desk{i}@example.com", f"Desk {i}", s.filters)
+              for i, s in enumerate(summaries)]  # fmt: skip
+    if not people:
+        raise SystemExit(f"no burst packs in {out}: run the burst step first")
     port = _free_port()
     controller = Controller(Sink(), hostname="127.0.0.1", port=port)
     controller.start()
     try:
         cfg = config.with_overrides(smtp={"host": "127.0.0.1", "port": port, "starttls": False})
-        people = [Recipient(f"desk{i}@example.com", str(v), pack.filters)
-                  for i, (v, pack) in enumerate(result.packs.items())]  # fmt: skip
         start = time.perf_counter()
-        formats = tuple(next(iter(result.packs.values())).paths)
         finrep.send(data, recipients=people, period=period, config=cfg, out_dir=out,
-                    formats=formats)  # fmt: skip
-        return time.perf_counter() - start
+                    formats=tuple(formats.split(",")))  # fmt: skip
+        return {"messages": len(people),
+                "send_seconds_per_message": (time.perf_counter() - start) / len(people)}  # fmt: skip
     finally:
         controller.stop()
 
 
+# ---- the parent -----------------------------------------------------------------------------
+def _measure(step: str, args, data: Path, out: Path) -> dict:
+    sys.path.insert(0, str(HERE))
+    from run_all import Run, measure
+
+    cmd = [sys.executable, str(Path(__file__).resolve()), "child", step, str(data), str(out),
+           args.key, args.formats, args.period]  # fmt: skip
+    run = measure(Run(step, data.name, cmd))
+    if run.status != "ok":
+        raise SystemExit(f"{step} failed: {run.errors[-2000:] or run.output[-2000:]}")
+    line = next(ln for ln in run.output.splitlines() if ln.startswith("RESULT "))
+    return {
+        "seconds": round(run.seconds, 1),
+        "cpu_seconds": round(run.cpu_seconds or 0, 1),
+        "peak_tree_pss_mb": round(run.peak_tree_mb or 0),
+        "max_process_rss_mb": round(run.max_rss_mb or 0),
+        "load": round(run.load or 0, 2),
+        **json.loads(line[len("RESULT ") :]),
+    }
+
+
+def _summary(runs: list[dict]) -> dict:
+    out = {"runs": runs}
+    for field in ("seconds", "cpu_seconds", "peak_tree_pss_mb", "max_process_rss_mb"):
+        values = [r[field] for r in runs]
+        out[f"best_{field}"] = min(values)
+        out[f"median_{field}"] = statistics.median(values)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, help="a data folder (default: generate one)")
+    parser.add_argument("--customers", type=int, default=1000, help="without --data")
+    parser.add_argument("--data-format", default="csv", choices=("csv", "parquet"))
+    parser.add_argument("--key", default="segment")
+    parser.add_argument("--formats", default="pdf,xlsx")
+    parser.add_argument("--period", default="latest")
+    parser.add_argument("--steps", default=",".join(STEPS))
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each step")
+    parser.add_argument("--send", action="store_true", help="also time mailing the packs")
+    args = parser.parse_args()
+
+    data = args.data or _dataset(args.customers, args.data_format)
+    steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+    out = WORK / f"burst-out-{data.name}"
+    record: dict = {
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "cores": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "data": str(data),
+        "key": args.key,
+        "formats": args.formats,
+        "period": args.period,
+    }
+    for _ in range(args.repeat):  # steps interleaved: a load change hits every step alike
+        for step in steps:
+            folder = out / step
+            shutil.rmtree(folder, ignore_errors=True)
+            record.setdefault(step, []).append(_measure(step, args, data, folder))
+            print(step, json.dumps(record[step][-1]), file=sys.stderr)
+    for step in steps:
+        record[step] = _summary(record[step])
+    if args.send and "burst" in steps:
+        record["send"] = _measure("send", args, data, out / "burst")
+    if "burst" in steps and "report" in steps:
+        b, r = record["burst"], record["report"]
+        record["burst_over_report"] = {
+            "seconds": round(b["median_seconds"] / r["median_seconds"], 2),
+            "peak_tree_pss": round(b["median_peak_tree_pss_mb"] / r["median_peak_tree_pss_mb"], 2),
+        }
+    if "burst" in steps and "burst_per_value" in steps:
+        b, old = record["burst"], record["burst_per_value"]
+        record["per_value_over_burst"] = {
+            "seconds": round(old["median_seconds"] / b["median_seconds"], 2),
+            "cpu_seconds": round(old["median_cpu_seconds"] / b["median_cpu_seconds"], 2),
+            "peak_tree_pss": round(
+                old["median_peak_tree_pss_mb"] / b["median_peak_tree_pss_mb"], 2
+            ),
+        }
+    print(json.dumps(record, indent=2))
+    with (WORK / "bench_burst.jsonl").open("a") as fh:
+        fh.write(json.dumps(record) + "\n")
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 1 and sys.argv[1] == "child":
+        step, data, out, key, formats, period = sys.argv[2:8]
+        child(step, Path(data), Path(out), key, formats, period)
+    else:
+        main()

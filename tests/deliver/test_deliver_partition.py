@@ -6,7 +6,8 @@ The data is the small generated set, skewed so that a part differs from the whol
 matters: the smallest segment and the smallest category have no balance rows in the latest
 month (a part's own dates would move the as-of date and `latest`), and rows of a customer
 who does not exist (orphans) hold the latest balances and the first service and engagement
-dates (a part's own first dates would cut the service and digital trends short).
+dates, and the smallest segment's service and engagement rows start inside the trend window
+(a part's own first dates would cut the service and digital trends short).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from finrep.sources import load_tables
 CONFIG = load_config()
 ORPHAN = "CUS999999"  # no such customer
 LATEST = "2024-12"
+SEGMENT_STARTS = "2024-03-01"  # the skewed segment's first service and engagement date
 KPI_FIELDS = ("value", "previous", "last_year", "change", "change_pct", "change_ly",
               "change_ly_pct")  # fmt: skip
 
@@ -84,6 +86,8 @@ def skewed(small_data, tmp_path_factory) -> dict:
                             ("service_interactions", "interaction_id")):  # fmt: skip
         t = _read(folder, name)
         first = (pd.Timestamp(t.date.min()) - pd.Timedelta(days=45)).date()
+        # The segment's rows start inside the trend window (the 12 months to LATEST).
+        t = t[~(t.customer_id.isin(of_segment) & (t.date < SEGMENT_STARTS))]
         row = {c: "" for c in t.columns}
         row.update({id_column: f"{id_column[:3].upper()}9999999", "customer_id": ORPHAN,
                     "date": first.isoformat()})  # fmt: skip
@@ -95,7 +99,8 @@ def skewed(small_data, tmp_path_factory) -> dict:
                        satisfaction_score="5", resolution_status="Resolved")  # fmt: skip
         _write(pd.concat([t, pd.DataFrame([row])]), folder, name)
         firsts[name] = first
-    return {"data": folder, "segment": segment, "category": category, "firsts": firsts}
+    return {"data": folder, "segment": segment, "category": category, "firsts": firsts,
+            "orphan_category": largest}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -187,8 +192,11 @@ def test_each_part_gives_the_whole_datas_pack(key, skewed, whole, wanted, tmp_pa
             for name, first in skewed["firsts"].items():
                 t = lacking[name]
                 own = pd.Timestamp(engine.execute(t.filter(t.customer_id != ORPHAN).date.min()))
-                assert own.date() > first
-        for value in values:
+                assert own >= pd.Timestamp(SEGMENT_STARTS) > pd.Timestamp(first)
+        checked = values
+        if key == "category":  # eight categories: the skewed one, the orphans' one, one more
+            checked = list(dict.fromkeys([skewed[key], skewed["orphan_category"], values[0]]))
+        for value in checked:
             f = Filters.of(**{key: [value]})
             got = build_pack(parts.tables_for(value), "latest", f, CONFIG)
             want = wanted(key, value)
