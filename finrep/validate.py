@@ -1449,8 +1449,14 @@ class _Balances:
         out = []
         for key in self.COUNTS:
             if key == "run_positions":
-                # Distinct positions starting a run (a bitmap would cost more per row here).
-                out.append(f"count(DISTINCT pos_id) FILTER (WHERE {runs})" if n_pos else "0")
+                # Distinct positions starting a run: a bitmap of pos_id 1…n, set on run starts
+                # only. (count(DISTINCT) would make DuckDB keep every row of the scan for a
+                # second pass.) Bitmaps of parallel ranges are or-ed by `_Run.scan`.
+                out.append(
+                    f"bit_count(bitstring_agg(pos_id, 1, {n_pos}) FILTER (WHERE {runs}))"
+                    if n_pos
+                    else "0"
+                )
             else:
                 out.append(f"count(*) FILTER (WHERE {conditions[key]})")
         return out
@@ -1536,7 +1542,13 @@ class _Balances:
             lags["bad"] = "_bad"
         if not self.single_file:
             lags["file"] = "_file"
+        if self.single_file and not exact:
+            # In file order in one file the previous record is the one numbered before (records
+            # are numbered 2, 3, … from the first): no need to carry it through the window.
+            del lags["_row"]
         cols = [f"lag({x}) OVER {window} AS p_{n}" for n, x in lags.items()]
+        if "_row" not in lags:
+            cols.append("CASE WHEN _row > 2 THEN _row - 1 END AS p__row")
         cols.append(f"lead(h) OVER {window} AS n_h")
         if exact:
             cols += [
