@@ -1107,13 +1107,15 @@ class _Run:
         """Whether the file seems to list each position's rows together (judged on its first
         rows: no more runs of a position than positions). Only picks the faster scan; that scan
         then proves the order for the whole file."""
-        runs, distinct = self.fetch(
+        runs, distinct, n = self.fetch(
             table,
-            "SELECT count(*) FILTER (WHERE h IS DISTINCT FROM p_h), count(DISTINCT h) FROM "
-            "(SELECT h, lag(h) OVER () AS p_h FROM (SELECT hash(customer_id, product_id) AS h "
-            f"FROM {_id(table.chk)} LIMIT {sample}))",
+            "SELECT count(*) FILTER (WHERE h IS DISTINCT FROM p_h), count(DISTINCT h), count(*) "
+            "FROM (SELECT h, lag(h) OVER () AS p_h FROM (SELECT hash(customer_id, product_id) AS "
+            f"h FROM {_id(table.chk)} LIMIT {sample}))",
         )[0]
-        return int(runs or 0) <= int(distinct or 0) + 1
+        # A sample where no row follows one of its own position (every row starts a run) is the
+        # first month of a month-major file, not evidence of grouping: sort instead.
+        return int(runs or 0) <= int(distinct or 0) + 1 and (runs < n or n < sample)
 
     def _stream_head(
         self, table: _Table, rules: list[_Rule], keys: tuple[str, ...]
