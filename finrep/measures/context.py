@@ -35,7 +35,7 @@ from finrep.period import add_months, month_end, month_start
 from finrep.schema import AGE_BANDS, STATE_REGION
 from finrep.sources import Tables
 
-_BLOCK = 31  # months per block in `balance_stats` (2**31 fits a 64-bit sum)
+_BLOCK = 31  # months per bit-mask block (a shift of 1 stays inside Spark's 32-bit int)
 
 
 _names = itertools.count(1)
@@ -51,6 +51,11 @@ def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
     if getattr(con, "name", "") == "duckdb":
         return con.create_table(f"_finrep_m{next(_names)}", expr, temp=True)
     return expr.cache()
+
+
+@ibis.udf.agg.builtin(name="bit_or")
+def _bit_or(x: int) -> int:  # type: ignore[empty-body]
+    """Bitwise OR of a group's values (DuckDB and Spark SQL both call it bit_or)."""
 
 
 @ibis.udf.scalar.builtin(name="bit_count")
@@ -271,56 +276,56 @@ class MeasureContext:
     # ---- snapshots -------------------------------------------------------------------
     @cached_property
     def balance_stats(self) -> ir.Table:
-        """Per position (all balance rows, before filters): ``last_balance_date``,
-        ``several_rows`` (True when some month holds more than one of its balance rows), and
-        the balance of its row in the month of `at` (``balance_end``) and twelve months
-        earlier (``balance_year_ago``), null without a row then. The two balances are the
-        snapshots only where ``several_rows`` is False; `snapshot_balances` handles the rest.
+        """Per position (all balance rows, before filters): ``last_balance_date`` and
+        ``several_rows`` (True when some month holds more than one of its balance rows).
 
         One aggregation over the balances, grouped by position only, materialised.
         "Several rows in a month" is found without ranking every row: per block of 31
-        months, the sum of ``2**(month index mod 31)`` over a position's rows has exactly one
-        bit per row when no month repeats (a repeated month carries into another bit).
+        months, the bitwise OR of ``2**(month index mod 31)`` over a position's rows has one
+        bit per distinct month, so the rows (with a date) outnumber the set bits exactly when
+        some month repeats. (Bit OR and a count are about half the CPU of per-block counts
+        and sums.)
         """
         b = self.tables["account_balances"]
         first, last = execute(b.aggregate(first=b.date.min(), last=b.date.max())).iloc[0]
         index = b.date.year().cast("int64") * 12 + b.date.month().cast("int64") - 1
-        # Computed once per row in a projection, not once per aggregate below.
         b = b.select(
             "customer_id",
             "product_id",
             "date",
-            "balance",
             _block=index // _BLOCK,
             _bit=ibis.literal(1, "int64") << (index % _BLOCK),
         )
-        bit, block = b._bit, b._block
         blocks = []
         if not (pd.isna(first) or pd.isna(last)):
             lo, hi = (_month_index(pd.Timestamp(d)) // _BLOCK for d in (first, last))
             blocks = list(range(lo, hi + 1))
-        end, year_ago = self._stat_months
-        per_block = {}
-        for k in blocks:
-            per_block[f"n{k}"] = b.count(where=block == k)
-            per_block[f"s{k}"] = bit.sum(where=block == k)
+        masks = {f"m{k}": _bit_or(ibis.ifelse(b._block == k, b._bit, 0)) for k in blocks}
         stats = b.group_by(["customer_id", "product_id"]).aggregate(
-            last_balance_date=b.date.max(),
-            balance_end=b.balance.max(where=_in_month(b.date, end)),
-            balance_year_ago=b.balance.max(where=_in_month(b.date, year_ago)),
-            **per_block,
+            last_balance_date=b.date.max(), _rows=b.date.count(), **masks
         )
-        repeated = ibis.literal(False)
+        distinct_months = ibis.literal(0, "int64")
         for k in blocks:
-            n, bits = stats[f"n{k}"], stats[f"s{k}"].fill_null(0)
-            repeated = repeated | (bits >= 2**_BLOCK) | (_bit_count(bits) != n)
+            distinct_months = distinct_months + _bit_count(stats[f"m{k}"].fill_null(0))
         stats = stats.select(
             "customer_id",
             "product_id",
             "last_balance_date",
-            several_rows=repeated,
-            balance_end=stats.balance_end,
-            balance_year_ago=stats.balance_year_ago,
+            several_rows=stats._rows != distinct_months,
+        )
+        return materialise(self.tables.con, stats)
+
+    @cached_property
+    def _month_balances(self) -> ir.Table:
+        """Per position with a balance row in the month of `at` or twelve months earlier:
+        the largest balance of that month (``balance_end``, ``balance_year_ago``; null
+        without a row then). The snapshots of positions without several rows in a month."""
+        b = self.tables["account_balances"]
+        end, year_ago = self._stat_months
+        b = b.filter(_in_month(b.date, end) | _in_month(b.date, year_ago))
+        stats = b.group_by(["customer_id", "product_id"]).aggregate(
+            balance_end=b.balance.max(where=_in_month(b.date, end)),
+            balance_year_ago=b.balance.max(where=_in_month(b.date, year_ago)),
         )
         return materialise(self.tables.con, stats)
 
@@ -354,7 +359,7 @@ class MeasureContext:
     def snapshot_balances(self, month: date) -> ir.Table:
         """customer_id, product_id, balance: the snapshot balance in `month` of every
         filtered position with a balance row then. For the month of `at` and the one twelve
-        months earlier it is read from `balance_stats` (no pass over the balances)."""
+        months earlier it is read from `_month_balances` (rows of those two months only)."""
         keys = ["customer_id", "product_id"]
         m = month_start(month)
         end, year_ago = self._stat_months
@@ -362,8 +367,10 @@ class MeasureContext:
             s = self.snapshots
             return s.filter(s.month == m).select(*keys, "balance")
         column = "balance_end" if m == end else "balance_year_ago"
-        st = self.balance_stats
-        fast = st.filter(~st.several_rows & st[column].notnull())
+        mb = self._month_balances
+        fast = mb.filter(mb[column].notnull())
+        if self._has_several:
+            fast = fast.anti_join(self._several, keys)
         fast = fast.select(*keys, balance=fast[column])
         if self._positions_filtered or not self._no_orphan_balances:
             fast = fast.semi_join(self.positions, keys)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from finrep.config import Config
 from finrep.engine import execute
-from finrep.measures.context import _BLOCK, MeasureContext, materialise
+from finrep.measures.context import _BLOCK, MeasureContext, _bit_or, materialise
 from finrep.pack import Definition, Visual
 from finrep.period import Period, add_months, month_end, month_start
 from finrep.schema import ACTION_TYPES, AGE_BANDS, DEVICE_TYPES, REGIONS
@@ -231,11 +231,6 @@ def _median_from_counts(counts: ir.Table) -> ir.Table:
     before = c._to - c.n  # rows with a smaller duration
     middle = c.filter(((before <= lo) & (lo < c._to)) | ((before <= hi) & (hi < c._to)))
     return middle.group_by("month").aggregate(median=middle.session_duration.mean())
-
-
-@ibis.udf.agg.builtin(name="bit_or")
-def _bit_or(x: int) -> int:  # type: ignore[empty-body]
-    """Bitwise OR of a group's values (DuckDB and Spark SQL both call it bit_or)."""
 
 
 def _distinct_users(g: ir.Table, window: Period, spans: Sequence[tuple[date, date]]):
