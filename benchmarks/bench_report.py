@@ -71,7 +71,9 @@ def cli(*args: str) -> dict:
 
     run = measure(Run(args[0], "", [*FINREP, "--quiet", *args]))
     if run.returncode:
-        raise SystemExit(f"finrep {' '.join(args)} failed:\n{run.errors}")
+        last = (run.errors.strip().splitlines() or ["?"])[-1]
+        print(f"finrep {' '.join(args)} failed:\n{run.errors}", file=sys.stderr)
+        return {"failed": last[:300], "wall_s": round(run.seconds, 2), "load": round(run.load, 2)}
     return {
         "wall_s": round(run.seconds, 2),
         "cpu_s": round(run.cpu_seconds or 0.0, 2),
@@ -124,6 +126,8 @@ def bench(size: str, repeat: int | None, split: bool = True, memory: bool = Fals
     measures = cli("measures", "--data", str(data), "--format", "json")
     reports = [cli("report", "--data", str(data), "--format", "pdf", "--out", str(out))
                for _ in range(runs)]  # fmt: skip
+    if any("failed" in r for r in [measures, *reports]):
+        return {"size": size, "measures": measures, "reports": reports, "failed": True}
     times = [r["wall_s"] for r in reports]
     pdf = next(out.glob("finrep-*.pdf"))
     result = {
@@ -156,7 +160,8 @@ def bench(size: str, repeat: int | None, split: bool = True, memory: bool = Fals
 
 def memory_growth(runs: list[dict]) -> dict | None:
     """Issue 8: peak memory of report (pdf,xlsx) at 1m over 100k."""
-    peak = {r["size"]: r["report_pdf_xlsx"]["peak_mb"] for r in runs if "report_pdf_xlsx" in r}
+    peak = {r["size"]: r["report_pdf_xlsx"]["peak_mb"] for r in runs
+            if "peak_mb" in r.get("report_pdf_xlsx", {})}  # fmt: skip
     if "100k" not in peak or "1m" not in peak:
         return None
     ratio = peak["1m"] / peak["100k"]
@@ -178,6 +183,7 @@ def main() -> None:
         r = bench(size, args.repeat, split=not args.no_split, memory=args.memory)
         results["runs"].append(r)
         print(json.dumps(r, indent=2), flush=True)
+        (WORK / "bench_report.json").write_text(json.dumps(results, indent=2) + "\n")
     growth = memory_growth(results["runs"])
     if growth:
         results["memory_growth"] = growth
