@@ -43,6 +43,7 @@ and message.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import sys
@@ -244,6 +245,10 @@ class _Run:
         self.con = engine.connect(engine="duckdb")
         # Memory stays flat whatever the data size: beyond this DuckDB spills to disk.
         engine.fetch(self.con, f"SET memory_limit = '{MEMORY_LIMIT}'")
+        with contextlib.suppress(duckdb.Error):  # DuckDB ≥ 1.3
+            # Every file is read about once: keeping its blocks cached would only grow memory
+            # with the data size (up to the limit above).
+            engine.fetch(self.con, "SET enable_external_file_cache = false")
         self.findings: list[Finding] = []
         self.tables: dict[str, _Table] = {}
         self.sources: dict[str, Source] = {}
@@ -1062,11 +1067,10 @@ class _Run:
                 + " ".join(joins),
             )[0]
         else:
+            # Edges joined in each range (the positions are hashed once per range): after the
+            # ranges, the run-start bitmap would make DuckDB run the ranges one after another.
             row = self.scan(
-                table,
-                select,
-                lambda where: b.sql(False, wide=False, where=where),
-                post=b.join_edges,
+                table, select, lambda where: b.join_edges(b.sql(False, wide=False, where=where))
             )
         n_bad, n_keys, disorder, malformed = (int(v or 0) for v in row[:4])
         counts = dict(zip(b.COUNTS, (int(v or 0) for v in row[4 : 4 + len(b.COUNTS)]), strict=True))
@@ -1628,7 +1632,7 @@ class _Balances:
 
     def join_edges(self, rows: str) -> str:
         """`rows` (from `sql(wide=False)`) with the enrollment facts of a position's first and
-        last rows. Joined once after the parallel ranges are put together, not in each."""
+        last rows (in each parallel range: see `_Run._balances`)."""
         return self._join_positions(rows, "CASE WHEN s.x_edge THEN s.h END")
 
     def rows_sql(self) -> str:
