@@ -1457,10 +1457,11 @@ class _Balances:
             if key == "run_positions":
                 # Distinct positions starting a run: a bitmap of pos_id 1…n, set on run starts
                 # only. (count(DISTINCT) would make DuckDB keep every row of the scan for a
-                # second pass.) Bitmaps of parallel ranges are or-ed by `_Run.scan`.
+                # second pass.) Bitmaps of parallel ranges are or-ed by `_Run.scan`. Sorted
+                # (`exact`), each position is one run by construction: not counted.
                 out.append(
                     f"bit_count(bitstring_agg(pos_id, 1, {n_pos}) FILTER (WHERE {runs}))"
-                    if n_pos
+                    if n_pos and not exact
                     else "0"
                 )
             else:
