@@ -2,8 +2,8 @@
 each value's pack reads only its own rows.
 
 A burst of n values used to run n full measure computations, each scanning every table and
-filtering inside. Here one pass per table (DuckDB ``COPY … PARTITION_BY``) writes the rows of
-each value to their own Parquet folder; each value's pack then runs the normal `build_pack`
+filtering inside. Here one pass per table (streamed from DuckDB, split by value as it goes)
+writes the rows of each value to their own Parquet file; each value's pack then runs the normal `build_pack`
 with its filter on `PartitionTables` whose large tables are that value's part. The filter is
 still applied, so a part only needs to hold every row the filter keeps (a superset is fine).
 
@@ -33,6 +33,7 @@ DuckDB only: other engines build each value's pack on the whole (cached) tables.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -65,6 +66,13 @@ FIRST_DATE_TABLES = ("service_interactions", "engagement")
 
 _PART = "_part"  # the partition column: the value's index in `values`
 _KEY = "_key"  # the row's burst value (text) while partitioning
+_tables = itertools.count(1)
+_BATCH_ROWS = 500_000  # rows per streamed batch while splitting (about 40 MB of balances)
+
+
+def _sql_text(value: str) -> str:
+    """`value` as an SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def supports(tables: Tables) -> bool:
@@ -150,13 +158,18 @@ class Partitions:
         self.folder.mkdir(parents=True, exist_ok=True)
         con = self._con
         keys = self._keys()
-        parts = ibis.memtable({_KEY: self.values, _PART: list(range(len(self.values)))})
+        # A real (temporary) table, not a memtable: the split's SQL is run directly.
+        values_table = f"_finrep_burst_values{next(_tables)}"
+        rows = ", ".join(f"({_sql_text(v)}, {i})" for i, v in enumerate(self.values))
+        con.raw_sql(f'CREATE TEMP TABLE "{values_table}" AS SELECT * FROM (VALUES {rows}) '
+                    f"AS t({_KEY}, {_PART})")  # fmt: skip
+        parts = con.table(values_table)
         for i, name in enumerate(names):
             expr = self.source[name]
             if name in self.split_tables:
                 keyed = self._keyed(name, keys)
                 out = keyed.join(parts, _KEY).select(*expr.columns, _PART)
-                con.to_parquet(out, self.folder / name, partition_by=_PART)
+                self._write_parts(out, self.folder / name)
                 self._split[name] = expr
                 if self.key in CUSTOMER_KEYS and name in FIRST_DATE_TABLES:
                     self._first[name] = self._write_first_rows(name, keys)
@@ -165,6 +178,44 @@ class Partitions:
                 con.to_parquet(expr, path)
                 self._whole[name] = con.read_parquet(path, table_name=f"_finrep_burst_{name}")
             progress(step, i + 1, len(names))
+
+    def _write_parts(self, expr: ir.Table, folder: Path) -> None:
+        """Write `expr`'s rows to ``folder/_part=<i>/data.parquet`` by their `_part`, in one
+        streamed pass: batches from the engine, each split by part with a stable sort and
+        appended to that part's file. (DuckDB's own ``PARTITION_BY`` write holds buffers it
+        cannot spill: it runs out of memory under the configured engine memory limit at a
+        million customers, and took twice the CPU of a plain write.)"""
+        import numpy as np
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        writers: dict[int, pq.ParquetWriter] = {}
+        sql = self._con.compile(expr)
+        # The DuckDB relation's reader streams the rows (a DB-API result would copy them).
+        reader = self._con.con.sql(sql).to_arrow_reader(batch_size=_BATCH_ROWS)
+        schema = reader.schema.remove(reader.schema.get_field_index(_PART))
+        try:
+            for batch in reader:
+                if not batch.num_rows:
+                    continue
+                part = batch.column(_PART).to_numpy(zero_copy_only=False)
+                order = np.argsort(part, kind="stable")
+                counts = np.bincount(part, minlength=len(self.values))
+                rows = pa.Table.from_batches([batch]).drop_columns([_PART]).take(order)
+                start = 0
+                for i in np.flatnonzero(counts):
+                    n = int(counts[i])
+                    writer = writers.get(int(i))
+                    if writer is None:
+                        target = folder / f"{_PART}={int(i)}"
+                        target.mkdir(parents=True, exist_ok=True)
+                        writer = writers[int(i)] = pq.ParquetWriter(target / "data.parquet", schema)
+                    writer.write_table(rows.slice(start, n))
+                    start += n
+        finally:
+            reader.close()
+            for writer in writers.values():
+                writer.close()
 
     def _write_first_rows(self, name: str, keys: ir.Table) -> Path:
         """The rows of the table's first date with their customer's value (null: none)."""
