@@ -165,7 +165,9 @@ class MeasureContext:
             e = e.filter(e.product_id.isin(f.product) | e.product_name.isin(f.product))
         if f.advisor:
             e = e.filter(e.advisor_id.isin(f.advisor))
-        return e
+        # Materialised: positions, new money, retention and the filters each read it, and
+        # would otherwise clean the file and join products and customers again.
+        return materialise(self.tables.con, e)
 
     @cached_property
     def balances(self) -> ir.Table:

@@ -170,7 +170,10 @@ def forecast_aum(history: pd.Series, horizon: int, backtest: int, min_history: i
         )
         return Forecast(_frame(series, None, None), None, why)
 
-    values = series.to_numpy(dtype="float64")
+    # Fitted on whole cents: a sum's last bits depend on the engine's summation order, and
+    # the optimiser can amplify a 1e-16 difference into dollars of forecast; cents make the
+    # same data give the same forecast on every engine and split.
+    values = series.to_numpy(dtype="float64").round(2)
     fc = _fit_predict(values, horizon)
     for column in ("lo80", "lo95", "forecast"):
         fc[column] = np.maximum(fc[column], 0.0)
