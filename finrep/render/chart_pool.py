@@ -8,6 +8,7 @@ so the process that writes the PDF stays light.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import os
@@ -77,49 +78,86 @@ def _cost(spec: ChartSpec) -> int:
 
 
 class _Worker:
-    """One `finrep.render.chart_worker` process."""
+    """One chart worker process, reached over a pair of pipes (`proc`: the process when it is
+    our child; a worker forked by the first one is not)."""
 
-    def __init__(self) -> None:
+    def __init__(self, stdin, stdout, proc=None) -> None:
+        self.stdin, self.stdout, self.proc = stdin, stdout, proc
+
+    def call(self, job: tuple) -> tuple:
+        from finrep.render.chart_worker import read_frame, write_frame
+
+        write_frame(self.stdin, pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
+        frame = read_frame(self.stdout)
+        if frame is None:
+            raise OSError("chart worker stopped")
+        return pickle.loads(frame)
+
+    def end_input(self) -> None:
+        with contextlib.suppress(OSError):
+            self.stdin.close()  # end of input: the worker exits
+
+    def close(self) -> None:
         import subprocess
-        import sys
-        from pathlib import Path
 
-        env = dict(os.environ)
-        # The worker imports finrep from wherever this process did (a checkout or a wheel).
-        root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-        env.setdefault("MPLBACKEND", "Agg")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "finrep.render.chart_worker"],
+        self.end_input()
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        with contextlib.suppress(OSError):
+            self.stdout.close()
+
+
+def _start_workers(n: int) -> list[_Worker]:
+    """`n` chart workers. Where the OS can fork, one fresh interpreter is started and, once it
+    has imported matplotlib and warmed up, it forks the other n − 1 (they share its memory
+    pages and its start-up is paid once); elsewhere n interpreters are started."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = dict(os.environ)
+    # The worker imports finrep from wherever this process did (a checkout or a wheel).
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    env.setdefault("MPLBACKEND", "Agg")
+    forking = hasattr(os, "fork")
+    extra = n - 1 if forking else 0
+    pairs = [(os.pipe(), os.pipe()) for _ in range(extra)]  # (to the worker, from the worker)
+    child_ends = [fd for (r_in, _), (_, w_out) in pairs for fd in (r_in, w_out)]
+    args = [f"{r_in},{w_out}" for (r_in, _), (_, w_out) in pairs]
+
+    def start(args: list[str], pass_fds: Sequence[int] = ()) -> _Worker:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "finrep.render.chart_worker", *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             # Not read (a worker's stray output must not fill a pipe and stall it).
             stderr=subprocess.DEVNULL,
             env=env,
+            pass_fds=tuple(pass_fds),
         )
+        return _Worker(proc.stdin, proc.stdout, proc)
 
-    def call(self, job: tuple) -> tuple:
-        from finrep.render.chart_worker import read_frame, write_frame
-
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        write_frame(self.proc.stdin, pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
-        frame = read_frame(self.proc.stdout)
-        if frame is None:
-            raise OSError("chart worker stopped")
-        return pickle.loads(frame)
-
-    def close(self) -> None:
-        import subprocess
-
-        try:
-            if self.proc.stdin:
-                self.proc.stdin.close()
-            self.proc.wait(timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            self.proc.kill()
-            self.proc.wait()
-        if self.proc.stdout:
-            self.proc.stdout.close()
+    try:
+        workers = [start(args, child_ends)]
+    except OSError:
+        for (r_in, w_in), (r_out, w_out) in pairs:
+            for fd in (r_in, w_in, r_out, w_out):
+                os.close(fd)
+        raise
+    finally:
+        for fd in child_ends:  # held by the worker now; the parent keeps only its own ends
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    for (_, w_in), (r_out, _) in pairs:
+        workers.append(_Worker(os.fdopen(w_in, "wb"), os.fdopen(r_out, "rb")))
+    while len(workers) < n:
+        workers.append(start([]))
+    return workers
 
 
 class ChartPool:
@@ -143,7 +181,7 @@ class ChartPool:
     def start(self) -> ChartPool:
         if self.workers > 1 and not self._procs:
             try:
-                self._procs = [_Worker() for _ in range(self.workers)]
+                self._procs = _start_workers(self.workers)
             except OSError:  # no subprocesses here (sandbox): draw in this process
                 self.close()
                 return self
@@ -247,6 +285,8 @@ class ChartPool:
             self._queue.put((math.inf, next(self._order), None))
         for t in self._threads:  # a chart being drawn is finished first
             t.join(timeout=30)
+        for proc in self._procs:  # all at once: the first worker waits for those it forked
+            proc.end_input()
         for proc in self._procs:
             proc.close()
         self._procs, self._threads = [], []

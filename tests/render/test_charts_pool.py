@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pandas as pd
@@ -84,9 +85,29 @@ def test_workers_exit_as_soon_as_their_input_ends():
 
     pool = ChartPool(2).start()
     pool.draw(jobs(2), THEME)
-    procs = [w.proc for w in pool._procs]
+    procs = [w.proc for w in pool._procs if w.proc is not None]
     began = time.perf_counter()
     pool.close()
     # Exit code 0: the worker finished cleanly (os._exit after its last answer), not killed.
-    assert [p.returncode for p in procs] == [0, 0]
+    assert procs and [p.returncode for p in procs] == [0] * len(procs)
     assert time.perf_counter() - began < 10
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="workers are forked only where fork exists")
+def test_one_interpreter_is_started_and_the_other_workers_are_forked_from_it():
+    expected = [draw_chart(spec, THEME, w, h).ops for spec, w, h in jobs(6)]
+    pool = ChartPool(3).start()
+    started = [w for w in pool._procs if w.proc is not None]
+    forked = [w for w in pool._procs if w.proc is None]
+    assert len(started) == 1 and len(forked) == 2
+    # Each forked worker answers on its own pipes.
+    for worker in forked:
+        spec, w, h = jobs(1)[0]
+        status, drawing = worker.call((spec, THEME, w, h))
+        assert status == "ok" and drawing.ops == expected[0]
+    assert [d.ops for d in pool.draw(jobs(6), THEME)] == expected
+    # End of input ends a forked worker: its end of the pipe closes (end of file here).
+    worker = forked[0]
+    worker.stdin.close()
+    assert worker.stdout.read() == b""
+    pool.close()
