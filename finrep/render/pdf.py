@@ -1202,17 +1202,17 @@ def render_pdf(
         missing = [i for i, h in enumerate(handles) if h is None]
         for i, handle in zip(missing, pool.submit([jobs[i] for i in missing], theme), strict=True):
             handles[i] = handle
+        if progress:
+            progress("Laying out the PDF", 0, 2)
+        # Pass 1 counts pages and finds where sections start; it replays no chart, so it runs
+        # while the workers finish drawing. Pass 2 draws everything with "page x of y" and the
+        # contents page numbers known.
+        _build(ctx, sheets)
+        ctx.section_pages = dict(ctx.section_pages)
         drawings = pool.collect(handles, step)
     finally:
         if own and charts is None:
             pool.close()
-    if progress:
-        progress("Laying out the PDF", 0, 2)
-    # Pass 1 counts pages and finds where sections start (charts are not replayed); pass 2
-    # draws everything with "page x of y" and the contents page numbers known.
-    _build(ctx, sheets)
-    first = ctx.section_pages
-    ctx.section_pages = dict(first)
     ctx.drawings = {spec.key: d for (spec, _, _), d in zip(jobs, drawings, strict=True)}
     if progress:
         progress("Laying out the PDF", 1, 2)
