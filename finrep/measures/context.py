@@ -206,22 +206,33 @@ class MeasureContext:
         """
         e = self.enrollments
         keys = ["customer_id", "product_id"]
-        # The pair's first enrollment (ties: smaller enrollment_id) gives its channel and
-        # advisor: the minimum of a struct ordered by (date, id), in the same aggregation
-        # (portable, and no window sorting every enrollment).
-        first = ibis.struct(
-            {
-                "date": e.enrollment_date,
-                "id": e.enrollment_id,
-                "channel": e.channel,
-                "advisor_id": e.advisor_id,
-            }
-        ).min()
         totals = e.group_by(keys).aggregate(
             open_date=e.enrollment_date.min(),
             initial_investment=e.initial_investment.sum(),
             closed_status=(e.status == "Closed").any(),
-            _first=first,
+            _n=e.count(),
+        )
+        # The pair's first enrollment (ties: smaller enrollment_id) gives its channel and
+        # advisor. Most pairs are enrolled once, and their one row answers: joined, not
+        # aggregated (min/max over text cost several times a join). Only pairs enrolled
+        # more than once take the minimum of a struct ordered by (date, id).
+        multi = totals.filter(totals._n > 1).select(*keys)
+        once = e.anti_join(multi, keys).select(*keys, "channel", "advisor_id")
+        some = e.semi_join(multi, keys)
+        first = ibis.struct(
+            {
+                "date": some.enrollment_date,
+                "id": some.enrollment_id,
+                "channel": some.channel,
+                "advisor_id": some.advisor_id,
+            }
+        ).min()
+        firsts = some.group_by(keys).aggregate(_first=first)
+        firsts = firsts.select(
+            *keys, channel=firsts._first["channel"], advisor_id=firsts._first["advisor_id"]
+        )
+        totals = totals.join(once.union(firsts), keys).rename(
+            _first_channel="channel", _first_advisor="advisor_id"
         )
         # Product attributes are the product's: joined after grouping (a few rows).
         products = self.tables["products"].select(
@@ -237,8 +248,8 @@ class MeasureContext:
             "product_name",
             "category",
             "risk_level",
-            channel=totals._first["channel"],
-            advisor_id=totals._first["advisor_id"],
+            channel=totals._first_channel,
+            advisor_id=totals._first_advisor,
             closed_status=totals.closed_status,
         )
         # The raw table: the left join below keeps only churns of these positions.
