@@ -6,9 +6,11 @@ process) is its own:
 
 1. baseline — DuckDB reads account_balances and aggregates it once by month (balance and
    the four month-to-date flows, row count), after one untimed warm-up read;
-2. measures — `finrep.measures.kpis.open_run` + every KPI (with both comparison periods) +
+2. kpis — `finrep.measures.compute`, what `finrep measures` computes: every KPI with both
+   comparison periods, no visuals;
+3. measures — `finrep.measures.kpis.open_run` + every KPI (with both comparison periods) +
    every visual of the five pages, i.e. `build_pack` without the workbook fact tables and
-   the source-file hashes, which are timed separately as 3. facts and 4. run information.
+   the source-file hashes, which are timed separately as 4. facts and 5. run information.
 
 The ratio is measures / baseline. Data: a `finrep generate --format parquet` folder; it is
 generated when missing (``--customers``; 1,000,000 by default) and kept for later runs.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -96,6 +99,21 @@ def part_measures(data: Path, period: str) -> dict:
     }
 
 
+def part_kpis(data: Path, period: str) -> dict:
+    """`finrep measures` in process: every KPI with both comparison periods, no visuals."""
+    from finrep.measures import compute
+
+    began, cpu = time.perf_counter(), _cpu()
+    result = compute(data, period)
+    return {
+        "seconds": time.perf_counter() - began,
+        "cpu": _cpu() - cpu,
+        "period": result.period.spec,
+        "kpis": len(result.kpis),
+        "aum": result.kpis["aum"].value,
+    }
+
+
 def part_facts(data: Path, period: str) -> dict:
     from finrep.measures.kpis import open_run
     from finrep.pack_builder import _fact_tables, source_files
@@ -114,7 +132,12 @@ def part_facts(data: Path, period: str) -> dict:
     }
 
 
-PARTS = {"baseline": part_baseline, "measures": part_measures, "facts": part_facts}
+PARTS = {
+    "baseline": part_baseline,
+    "kpis": part_kpis,
+    "measures": part_measures,
+    "facts": part_facts,
+}
 
 
 def run_part(name: str, data: Path, period: str) -> dict:
@@ -165,11 +188,17 @@ def main() -> None:
         f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}"
     )
 
+    print(f"load average: {os.getloadavg()[0]:.2f}")
     base = run_part("baseline", args.data, args.period)
+    kpis = run_part("kpis", args.data, args.period)
     meas = run_part("measures", args.data, args.period)
     print(f"\nbaseline  DuckDB balances by month: {base['seconds']:.2f} s "
           f"(CPU {base['cpu']:.2f} s; {base['rows']:,} rows, {base['months']} months), "
           f"peak {base['peak_mb']:.0f} MB")  # fmt: skip
+    print(f"kpis      {kpis['kpis']} KPIs for {kpis['period']} (finrep measures): "
+          f"{kpis['seconds']:.2f} s (CPU {kpis['cpu']:.2f} s), peak {kpis['peak_mb']:.0f} MB; "
+          f"{kpis['seconds'] / base['seconds']:.2f}× wall, "
+          f"{kpis['cpu'] / base['cpu']:.2f}× CPU")  # fmt: skip
     steps = ", ".join(f"{k} {v:.2f} s" for k, v in meas["steps"].items())
     print(f"measures  {meas['kpis']} KPIs + {meas['visuals']} visuals for {meas['period']}: "
           f"{meas['seconds']:.2f} s (CPU {meas['cpu']:.2f} s; {steps}), "
