@@ -9,15 +9,20 @@ file and an earlier pack of the same name survives intact.
 from __future__ import annotations
 
 import contextlib
+import io
+import os
+import pickle
+import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from finrep.atomic import atomic_path
 from finrep.config import Config, load_config
-from finrep.errors import ConfigError, DataError
+from finrep.errors import ConfigError, DataError, FinrepError
 from finrep.filters import Filters
 from finrep.pack import PAGE_KEYS, Pack
 
@@ -107,13 +112,113 @@ def validate_data(
     return findings
 
 
+class _ConfigPickler(pickle.Pickler):
+    """Pickles a `Config` (its mapping proxies travel as dicts and come back as proxies)."""
+
+    def reducer_override(self, obj):
+        if type(obj) is MappingProxyType:
+            return (_proxy, (dict(obj),))
+        return NotImplemented
+
+
+def _proxy(items: dict) -> MappingProxyType:
+    return MappingProxyType(items)
+
+
+def _send(stream, message: tuple) -> None:
+    from finrep.render.chart_worker import write_frame
+
+    buffer = io.BytesIO()
+    _ConfigPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(message)
+    write_frame(stream, buffer.getvalue())
+
+
+class _Validation:
+    """`validate_data` in a separate interpreter: validation is mostly Python between small
+    DuckDB queries, and on a thread it would take the interpreter lock from the measures for
+    that long. Progress comes back over the pipe; anything unexpected (no subprocesses here,
+    a worker that dies) falls back to validating in this process."""
+
+    def __init__(self, data_dir, config: Config, allow_invalid: bool, progress: Progress):
+        import subprocess
+        import sys
+
+        self.args = (str(data_dir), config, allow_invalid)
+        self.progress = progress
+        self.outcome: tuple | None = None
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parents[1])  # finrep from where this one came
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "finrep.report", "--validate"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+        assert self.proc.stdin is not None
+        try:
+            _send(self.proc.stdin, self.args)
+            self.proc.stdin.close()
+        except (OSError, pickle.PicklingError):
+            pass  # the reader sees the worker gone and validation runs here
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        from finrep.render.chart_worker import read_frame
+
+        assert self.proc.stdout is not None
+        try:
+            while (frame := read_frame(self.proc.stdout)) is not None:
+                message = pickle.loads(frame)
+                if message[0] == "progress":
+                    self.progress(*message[1:])
+                else:
+                    self.outcome = message
+                    break
+        except Exception:  # garbage from a dying worker: validate here instead
+            self.outcome = None
+
+    def result(self) -> tuple[Any, ...]:
+        """The findings (or the DataError validation raised)."""
+        self.reader.join()
+        self.proc.wait()
+        if self.proc.stdout:
+            self.proc.stdout.close()
+        if self.outcome is None:
+            data_dir, config, allow_invalid = self.args
+            return validate_data(data_dir, config, allow_invalid, self.progress)
+        kind, payload = self.outcome
+        if kind == "error":
+            raise payload
+        return payload
+
+
+def _validation_worker() -> None:
+    """``python -m finrep.report --validate``: arguments in, progress and outcome out."""
+    from finrep.render.chart_worker import read_frame
+
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # stray prints must never corrupt the protocol
+    frame = read_frame(source)
+    if frame is None:
+        return
+    data_dir, config, allow_invalid = pickle.loads(frame)
+
+    def progress(step: str, done: int, total: int) -> None:
+        _send(sink, ("progress", step, done, total))
+
+    try:
+        outcome: tuple = ("findings", validate_data(data_dir, config, allow_invalid, progress))
+    except FinrepError as exc:
+        outcome = ("error", exc)
+    _send(sink, outcome)
+
+
 def _validate_and_build(
     data_dir, period, filters, config, allow_invalid, options, progress, on_page=None
 ):
-    """Validation and the measures, side by side: both are mostly waiting on DuckDB or on
-    numpy, so overlapping them saves most of the validation time. Validation still decides:
-    its errors stop the report (whatever the measures did), and only then does a failure of
-    the measures count."""
+    """Validation and the measures, side by side (validation in another interpreter, or on a
+    thread where subprocesses cannot run). Validation still decides: its errors stop the
+    report (whatever the measures did), and only then does a failure of the measures count."""
     from concurrent.futures import ThreadPoolExecutor
 
     from finrep.pack_builder import build_pack
@@ -121,7 +226,11 @@ def _validate_and_build(
     # The workbook's fact tables are most of the work at scale; a PDF does not use them.
     facts = "xlsx" in str(options.get("formats", ""))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finrep-validate") as pool:
-        checking = pool.submit(validate_data, data_dir, config, allow_invalid, progress)
+        checking: Any
+        try:
+            checking = _Validation(data_dir, config, allow_invalid, progress)
+        except OSError:
+            checking = pool.submit(validate_data, data_dir, config, allow_invalid, progress)
         pack: Pack | None = None
         failure: BaseException | None = None
         try:
@@ -240,3 +349,7 @@ def make_report(
                     render_xlsx(pack, config, temps[fmt])
                 report("Report", 1 + i, steps)
     return ReportResult(paths=paths, pack=pack)
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--validate"]:
+    _validation_worker()

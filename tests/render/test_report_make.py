@@ -169,6 +169,29 @@ def test_validation_errors_stop_the_report(broken_data, tmp_path):
     assert not out.exists() or not any(out.iterdir())
 
 
+def test_validation_reports_its_progress_from_its_own_process(broken_data, tmp_path):
+    import os
+
+    from finrep import report as report_module
+
+    seen = []
+    checking = report_module._Validation(broken_data, CONFIG, True, lambda *s: seen.append(s))
+    findings = checking.result()
+    assert checking.proc.pid != os.getpid() and checking.proc.returncode == 0
+    assert [f.value for f in findings if f.severity == "error"] == ["Platinum"]
+    assert seen and seen[-1][0] == seen[0][0] and seen[-1][1] == seen[-1][2]  # step done
+
+
+def test_validation_errors_stop_the_report_where_no_subprocess_can_run(
+    broken_data, tmp_path, monkeypatch
+):
+    import sys
+
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # starts, then exits at once
+    with pytest.raises(DataError, match="Platinum"):
+        make_report(broken_data, config=CONFIG, formats="pdf", out_dir=tmp_path / "out")
+
+
 @pytest.mark.slow
 def test_allow_invalid_reports_and_lists_the_errors(broken_data, tmp_path):
     result = make_report(broken_data, config=CONFIG, formats="pdf", out_dir=tmp_path,
