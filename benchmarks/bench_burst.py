@@ -118,8 +118,11 @@ def _measure(step: str, args, data: Path, out: Path) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "child", step, str(data), str(out),
            args.key, args.formats, args.period]  # fmt: skip
     run = measure(Run(step, data.name, cmd))
-    if run.status != "ok":
-        raise SystemExit(f"{step} failed: {run.errors[-2000:] or run.output[-2000:]}")
+    if run.status != "ok":  # recorded, and the other steps still run
+        lines = (run.errors or run.output).strip().splitlines()
+        error = next((ln for ln in reversed(lines) if "Error" in ln), lines[-1] if lines else "")
+        return {"failed": error[:300], "seconds": round(run.seconds, 1),
+                "load": round(run.load or 0, 2)}  # fmt: skip
     line = next(ln for ln in run.output.splitlines() if ln.startswith("RESULT "))
     return {
         "seconds": round(run.seconds, 1),
@@ -132,12 +135,17 @@ def _measure(step: str, args, data: Path, out: Path) -> dict:
 
 
 def _summary(runs: list[dict]) -> dict:
-    out = {"runs": runs}
+    out: dict = {"runs": runs}
+    ok = [r for r in runs if "failed" not in r]
     for field in ("seconds", "cpu_seconds", "peak_tree_pss_mb", "max_process_rss_mb"):
-        values = [r[field] for r in runs]
-        out[f"best_{field}"] = min(values)
-        out[f"median_{field}"] = statistics.median(values)
+        values = [r[field] for r in ok]
+        out[f"best_{field}"] = min(values) if values else None
+        out[f"median_{field}"] = statistics.median(values) if values else None
     return out
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 2) if a is not None and b else None
 
 
 def main() -> None:
@@ -176,20 +184,16 @@ def main() -> None:
         record[step] = _summary(record[step])
     if args.send and "burst" in steps:
         record["send"] = _measure("send", args, data, out / "burst")
+    fields = ("seconds", "cpu_seconds", "peak_tree_pss_mb")
     if "burst" in steps and "report" in steps:
         b, r = record["burst"], record["report"]
         record["burst_over_report"] = {
-            "seconds": round(b["median_seconds"] / r["median_seconds"], 2),
-            "peak_tree_pss": round(b["median_peak_tree_pss_mb"] / r["median_peak_tree_pss_mb"], 2),
+            f: _ratio(b[f"median_{f}"], r[f"median_{f}"]) for f in fields
         }
     if "burst" in steps and "burst_per_value" in steps:
         b, old = record["burst"], record["burst_per_value"]
         record["per_value_over_burst"] = {
-            "seconds": round(old["median_seconds"] / b["median_seconds"], 2),
-            "cpu_seconds": round(old["median_cpu_seconds"] / b["median_cpu_seconds"], 2),
-            "peak_tree_pss": round(
-                old["median_peak_tree_pss_mb"] / b["median_peak_tree_pss_mb"], 2
-            ),
+            f: _ratio(old[f"median_{f}"], b[f"median_{f}"]) for f in fields
         }
     print(json.dumps(record, indent=2))
     with (WORK / "bench_burst.jsonl").open("a") as fh:
