@@ -239,7 +239,8 @@ def test_burst_packs_match_whole_data_packs(skewed, wanted, tmp_path):
     before = set(Path(tempfile.gettempdir()).glob("finrep-burst-*"))
     result = burst(skewed["data"], "segment", config=CONFIG, formats="xlsx",
                    out_dir=tmp_path / "out", allow_invalid=True)  # fmt: skip
-    assert set(Path(tempfile.gettempdir()).glob("finrep-burst-*")) == before
+    # Nothing of this run is left (other processes' bursts may come and go meanwhile).
+    assert set(Path(tempfile.gettempdir()).glob("finrep-burst-*")) - before == set()
     for value, built in result.packs.items():
         want = wanted("segment", value)
         assert built.summary.as_of == want.as_of
