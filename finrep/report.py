@@ -177,6 +177,10 @@ class _Validation:
         except Exception:  # garbage from a dying worker: validate here instead
             self.outcome = None
 
+    def cancel(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
     def result(self) -> tuple[Any, ...]:
         """The findings (or the DataError validation raised)."""
         self.reader.join()
@@ -221,7 +225,7 @@ def _validate_and_build(
     report (whatever the measures did), and only then does a failure of the measures count."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from finrep.pack_builder import build_pack
+    from finrep.pack import build_pack
 
     # The workbook's fact tables are most of the work at scale; a PDF does not use them.
     facts = "xlsx" in str(options.get("formats", ""))
@@ -238,6 +242,9 @@ def _validate_and_build(
                               options=options, facts=facts, on_page=on_page)  # fmt: skip
         except Exception as exc:  # reported after validation has had its say
             failure = exc
+        except BaseException:  # Ctrl-C: no validation process is left running behind us
+            checking.cancel()
+            raise
         findings = checking.result()
     if failure is not None:
         if type(failure).__name__ == "OutOfMemoryException":  # DuckDB's, under memory_limit

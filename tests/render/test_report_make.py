@@ -242,3 +242,23 @@ def test_measures_out_of_duckdb_memory_is_a_config_error_naming_the_setting(smal
     with pytest.raises(ConfigError, match=r"memory_limit.*\"1GB\""):
         make_report(small_data, config=tiny, formats="pdf", out_dir=tmp_path / "out")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_ctrl_c_during_the_measures_leaves_no_validation_process(small_data, tmp_path, monkeypatch):
+    from finrep import report as report_module
+
+    started = []
+    real_init = report_module._Validation.__init__
+
+    def init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        started.append(self)
+
+    def ctrl_c(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report_module._Validation, "__init__", init)
+    monkeypatch.setattr(finrep.pack, "build_pack", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        make_report(small_data, config=CONFIG, formats="pdf", out_dir=tmp_path)
+    assert len(started) == 1 and started[0].proc.returncode is not None  # ended, and reaped
