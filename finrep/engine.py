@@ -7,8 +7,10 @@ Spark is added behind the same `connect` function (see `--engine spark`).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +50,8 @@ def _set_memory_limit(con: ibis.BaseBackend, limit: str) -> None:
         con.raw_sql(f"SET memory_limit = '{limit.replace(chr(39), '')}'")
     except duckdb.Error:
         raise ConfigError(
-            f"engine.memory_limit = {limit!r} is not a memory size; use e.g. \"256MB\" or "
-            "\"2GB\", or \"\" for DuckDB's default"
+            f'engine.memory_limit = {limit!r} is not a memory size; use e.g. "256MB" or '
+            '"2GB", or "" for DuckDB\'s default'
         ) from None
 
 
@@ -67,7 +69,24 @@ def _spill_dir() -> Path:
 
 def execute(expr: ibis.Expr, **kwargs: Any) -> pd.DataFrame | Any:
     """Run an ibis expression and return its (small) result as pandas."""
-    return expr.execute(**kwargs)
+    with out_of_memory_is_config_error():
+        return expr.execute(**kwargs)
+
+
+@contextlib.contextmanager
+def out_of_memory_is_config_error() -> Iterator[None]:
+    """DuckDB running out of `[engine] memory_limit` (in an operator that cannot spill)
+    becomes a ConfigError naming the setting, not a traceback."""
+    try:
+        yield
+    except Exception as exc:
+        if type(exc).__name__ != "OutOfMemoryException":
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "out of memory"
+        raise ConfigError(
+            f"DuckDB ran out of its working memory ({first}); raise [engine] memory_limit "
+            'in finrep.toml (e.g. "1GB"), or set it to "" for DuckDB\'s default of 80% of RAM'
+        ) from None
 
 
 def create_view(con: ibis.BaseBackend, name: str, select_sql: str) -> ir.Table:

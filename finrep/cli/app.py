@@ -8,6 +8,7 @@ import warnings
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from finrep.cli.state import State, console_err
@@ -25,7 +26,9 @@ class FinrepGroup(TyperGroup):
             state = ctx.obj if isinstance(ctx.obj, State) else None
             if state is not None and state.debug:
                 raise
-            console_err().print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+            console_err().print(
+                f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(1) from None
         except KeyboardInterrupt:
             console_err().print("Interrupted; nothing half-written was left behind.")
@@ -68,7 +71,9 @@ def _global(
     except FinrepError as exc:
         if debug:
             raise
-        console_err().print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+        console_err().print(
+            f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(1) from None
     state.config = cfg
 

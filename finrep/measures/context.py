@@ -29,7 +29,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from finrep.config import Config
-from finrep.engine import execute
+from finrep.engine import execute, out_of_memory_is_config_error
 from finrep.filters import Filters
 from finrep.period import add_months, month_end, month_start
 from finrep.schema import AGE_BANDS, STATE_REGION
@@ -48,9 +48,10 @@ def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
     DuckDB temporary tables live as long as the connection. (ibis' ``cache()`` is avoided on
     DuckDB: with the installed sqlglot, dropping a cached table at exit prints a parser error.)
     """
-    if getattr(con, "name", "") == "duckdb":
-        return con.create_table(f"_finrep_m{next(_names)}", expr, temp=True)
-    return expr.cache()
+    with out_of_memory_is_config_error():
+        if getattr(con, "name", "") == "duckdb":
+            return con.create_table(f"_finrep_m{next(_names)}", expr, temp=True)
+        return expr.cache()
 
 
 @ibis.udf.agg.builtin(name="bit_or")
