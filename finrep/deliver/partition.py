@@ -67,7 +67,7 @@ FIRST_DATE_TABLES = ("service_interactions", "engagement")
 _PART = "_part"  # the partition column: the value's index in `values`
 _KEY = "_key"  # the row's burst value (text) while partitioning
 _tables = itertools.count(1)
-_BATCH_ROWS = 500_000  # rows per streamed batch while splitting (about 40 MB of balances)
+_BATCH_ROWS = 200_000  # rows per streamed batch while splitting (about 16 MB of balances)
 
 
 def _sql_text(value: str) -> str:
@@ -216,6 +216,7 @@ class Partitions:
             reader.close()
             for writer in writers.values():
                 writer.close()
+            pa.default_memory_pool().release_unused()  # the batches' memory, back to the system
 
     def _write_first_rows(self, name: str, keys: ir.Table) -> Path:
         """The rows of the table's first date with their customer's value (null: none)."""
