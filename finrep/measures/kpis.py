@@ -127,11 +127,18 @@ def _num(value: object) -> float | None:
     return v
 
 
-def _change(value: float | None, base: float | None) -> tuple[float | None, float | None]:
+# A money base under half a cent is $0.00: a percentage change against it is rounding noise
+# (e.g. a reconciliation residual of 1e-10 on one engine and 0.0 on another), so none.
+_ZERO_MONEY = 0.005
+
+
+def _change(
+    value: float | None, base: float | None, zero: float = 0.0
+) -> tuple[float | None, float | None]:
     if value is None or base is None:
         return None, None
     change = value - base
-    return change, (change / abs(base) if base != 0 else None)
+    return change, (change / abs(base) if abs(base) > zero else None)
 
 
 def make_kpi(
@@ -143,8 +150,9 @@ def make_kpi(
 ) -> KPI:
     label, unit, higher = (meta or KPI_META)[key]
     v, p, ly = _num(value), _num(previous), _num(last_year)
-    change, change_pct = _change(v, p)
-    change_ly, change_ly_pct = _change(v, ly)
+    zero = _ZERO_MONEY if unit == "currency" else 0.0
+    change, change_pct = _change(v, p, zero)
+    change_ly, change_ly_pct = _change(v, ly, zero)
     return KPI(
         key=key,
         label=label,
