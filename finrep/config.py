@@ -37,7 +37,7 @@ class EngineConfig:
     name: str
     spark_master: str
     spark_remote: str
-    memory_limit: str = "256MB"
+    memory_limit: str = "512MB"
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ ENV = {"NO_COLOR": "1", "COLUMNS": "400"}
 def test_default_limit_is_set_on_every_duckdb_connection():
     con = connect(load_config())
     (limit,) = fetch(con, "SELECT current_setting('memory_limit')")[0]
-    assert limit.startswith("244")  # 256MB as DuckDB shows it (MiB)
+    assert limit.startswith("488")  # 512MB as DuckDB shows it (MiB)
 
 
 def test_empty_limit_leaves_duckdbs_default():
