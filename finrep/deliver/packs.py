@@ -194,7 +194,7 @@ class DataSession:
     def pool(self) -> Any:
         """The chart-drawing worker pool, started on first use and kept for the run."""
         if self._pool is None:
-            from finrep.render.charts import ChartPool
+            from finrep.render.chart_pool import ChartPool
 
             self._pool = ChartPool(self.config.report.chart_workers).start()
         return self._pool
