@@ -89,6 +89,16 @@ def out_of_memory_is_config_error() -> Iterator[None]:
         ) from None
 
 
+def sql_text(value: str) -> str:
+    """`value` as an SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_ident(name: str) -> str:
+    """`name` as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def create_view(con: ibis.BaseBackend, name: str, select_sql: str) -> ir.Table:
     """DuckDB: a temporary view `name` over `select_sql` (e.g. a `read_csv(...)` with options ibis
     does not expose), as an ibis table. Nothing is read until a query uses it."""
@@ -98,7 +108,8 @@ def create_view(con: ibis.BaseBackend, name: str, select_sql: str) -> ir.Table:
 
 def fetch(con: ibis.BaseBackend, sql: str) -> list[tuple[Any, ...]]:
     """DuckDB: run one SQL query and return its (small) result as tuples."""
-    return con.raw_sql(sql).fetchall()
+    with out_of_memory_is_config_error():
+        return con.raw_sql(sql).fetchall()
 
 
 def compile_sql(expr: ibis.Expr) -> str:

@@ -247,14 +247,6 @@ def _validate_and_build(
             raise
         findings = checking.result()
     if failure is not None:
-        if type(failure).__name__ == "OutOfMemoryException":  # DuckDB's, under memory_limit
-            limit = config.engine.memory_limit or "DuckDB's default"
-            first = str(failure).strip().splitlines()[0] if str(failure).strip() else ""
-            raise ConfigError(
-                f"{data_dir}: the measures ran out of DuckDB's working memory ({limit}; {first}); "
-                'raise [engine] memory_limit in finrep.toml (e.g. "1GB"), or set it to "" for '
-                "DuckDB's default of 80% of RAM"
-            ) from None
         raise failure
     assert pack is not None
     return pack, findings

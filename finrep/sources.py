@@ -571,12 +571,8 @@ def _kind_fits(col: Column, kind: str) -> bool:
 # ---- reading ------------------------------------------------------------------------------
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_sql_str = engine.sql_text
+_ident = engine.sql_ident
 
 
 def csv_reader_sql(source: Source, *, validating: bool, parallel: bool = True) -> str:

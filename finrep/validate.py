@@ -163,12 +163,8 @@ def validate(
 # ---- helpers ------------------------------------------------------------------------------
 
 
-def _q(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _id(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_q = engine.sql_text
+_id = engine.sql_ident
 
 
 def _show(value: Any) -> str:
@@ -987,12 +983,10 @@ class _Run:
             late = self.temp_table(
                 enrollments,
                 "late_money",
-                "SELECT e.customer_id AS lm_c, e.product_id AS lm_p, "
-                "year(e.enrollment_date) * 12 + month(e.enrollment_date) AS lm_m, "
+                f"SELECT e.customer_id AS lm_c, e.product_id AS lm_p, {month} AS lm_m, "
                 f"sum(e.initial_investment) AS lm_money FROM {_id(enrollments.chk)} e JOIN "
                 f"{_id(name)} pos ON e.customer_id = pos.c AND e.product_id = pos.p "
-                "WHERE pos.multi AND NOT e._bad AND year(e.enrollment_date) * 12 + "
-                "month(e.enrollment_date) > pos.open_m GROUP BY ALL",
+                f"WHERE pos.multi AND NOT e._bad AND {month} > pos.open_m GROUP BY ALL",
             )
             engine.fetch(
                 self.con,
@@ -1447,10 +1441,10 @@ class _Balances:
             "first_breaks": f"{runs} AND abs(balance - (money + f + late_)) > {tol}",
             "gaps": b("gap"),
             "orphans": orphans,
-            "bad_customer": "pos_id IS NOT NULL AND NOT c_ok",
-            "bad_product": "pos_id IS NOT NULL AND NOT p_ok",
-            "before_open": "pos_id IS NOT NULL AND date < open_date",
-            "after_close": "pos_id IS NOT NULL AND date > close_date",
+            **{
+                k: self.rows[k]
+                for k in ("bad_customer", "bad_product", "before_open", "after_close")
+            },
         }
         out = []
         for key in self.COUNTS:

@@ -128,7 +128,6 @@ class DataSession:
 
         if self._partitions is not None:
             self._partitions.close()
-        self.coverage  # noqa: B018 -- read from the whole data before it is split
         folder = Path(tempfile.mkdtemp(prefix="finrep-burst-"))
         try:
             self._partitions = Partitions(
@@ -160,15 +159,9 @@ class DataSession:
     def drop_temporary(self) -> None:
         """Drop the tables the measures stored on the connection for a pack (DuckDB temporary
         tables live as long as the connection: a burst would keep every pack's)."""
-        con = self.tables.con
-        if getattr(con, "name", "") != "duckdb":
-            return
-        rows = con.raw_sql(
-            "SELECT table_name FROM duckdb_tables() "
-            "WHERE temporary AND starts_with(table_name, '_finrep_m')"
-        ).fetchall()
-        for (name,) in rows:
-            con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+        from finrep.measures.context import drop_materialised
+
+        drop_materialised(self.tables.con)
 
     @cached_property
     def tables(self) -> Any:

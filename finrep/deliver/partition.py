@@ -42,6 +42,7 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 
+from finrep.engine import sql_text
 from finrep.measures.assets import Coverage
 from finrep.measures.context import region_expr
 from finrep.sources import Tables
@@ -68,11 +69,6 @@ _PART = "_part"  # the partition column: the value's index in `values`
 _KEY = "_key"  # the row's burst value (text) while partitioning
 _tables = itertools.count(1)
 _BATCH_ROWS = 200_000  # rows per streamed batch while splitting (about 16 MB of balances)
-
-
-def _sql_text(value: str) -> str:
-    """`value` as an SQL string literal."""
-    return "'" + str(value).replace("'", "''") + "'"
 
 
 def supports(tables: Tables) -> bool:
@@ -160,7 +156,7 @@ class Partitions:
         keys = self._keys()
         # A real (temporary) table, not a memtable: the split's SQL is run directly.
         values_table = f"_finrep_burst_values{next(_tables)}"
-        rows = ", ".join(f"({_sql_text(v)}, {i})" for i, v in enumerate(self.values))
+        rows = ", ".join(f"({sql_text(v)}, {i})" for i, v in enumerate(self.values))
         con.raw_sql(f'CREATE TEMP TABLE "{values_table}" AS SELECT * FROM (VALUES {rows}) '
                     f"AS t({_KEY}, {_PART})")  # fmt: skip
         parts = con.table(values_table)

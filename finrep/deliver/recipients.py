@@ -22,7 +22,6 @@ COLUMNS = ("email", "name", "filters")
 _ADDRESS = re.compile(r"^[^@\s,;<>()\"\[\]\\:]+@[^@\s,;<>()\"\[\]\\:]+$")
 
 
-# Closed domains a recipient's filter is checked against (product and advisor are open).
 @dataclass(frozen=True)
 class Recipient:
     email: str

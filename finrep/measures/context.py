@@ -39,6 +39,7 @@ _BLOCK = 31  # months per bit-mask block (a shift of 1 stays inside Spark's 32-b
 
 
 _names = itertools.count(1)
+_PREFIX = "_finrep_m"  # names of the tables `materialise` stores
 
 
 def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
@@ -50,8 +51,21 @@ def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
     """
     with out_of_memory_is_config_error():
         if getattr(con, "name", "") == "duckdb":
-            return con.create_table(f"_finrep_m{next(_names)}", expr, temp=True)
+            return con.create_table(f"{_PREFIX}{next(_names)}", expr, temp=True)
         return expr.cache()
+
+
+def drop_materialised(con: ibis.BaseBackend) -> None:
+    """Drop every table `materialise` stored on a DuckDB connection (they live as long as
+    the connection: a run building many packs on one would keep every pack's)."""
+    if getattr(con, "name", "") != "duckdb":
+        return
+    rows = con.raw_sql(
+        "SELECT table_name FROM duckdb_tables() "
+        f"WHERE temporary AND starts_with(table_name, '{_PREFIX}')"
+    ).fetchall()
+    for (name,) in rows:
+        con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
 
 
 @ibis.udf.agg.builtin(name="bit_or")
@@ -62,6 +76,11 @@ def _bit_or(x: int) -> int:  # type: ignore[empty-body]
 @ibis.udf.scalar.builtin(name="bit_count")
 def _bit_count(x: int) -> int:  # type: ignore[empty-body]
     """Number of set bits (DuckDB and Spark SQL both call it bit_count)."""
+
+
+def month_index_expr(d: ir.DateValue) -> ir.IntegerValue:
+    """`year * 12 + month - 1` of a date column (consecutive months differ by 1)."""
+    return d.year().cast("int64") * 12 + d.month().cast("int64") - 1
 
 
 def _month_index(d: pd.Timestamp) -> int:
@@ -302,7 +321,7 @@ class MeasureContext:
         """
         b = self.tables["account_balances"]
         first, last = execute(b.aggregate(first=b.date.min(), last=b.date.max())).iloc[0]
-        index = b.date.year().cast("int64") * 12 + b.date.month().cast("int64") - 1
+        index = month_index_expr(b.date)
         b = b.select(
             "customer_id",
             "product_id",

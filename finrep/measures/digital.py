@@ -18,7 +18,13 @@ import pandas as pd
 
 from finrep.config import Config
 from finrep.engine import execute
-from finrep.measures.context import _BLOCK, MeasureContext, _bit_or, materialise
+from finrep.measures.context import (
+    _BLOCK,
+    MeasureContext,
+    _bit_or,
+    materialise,
+    month_index_expr,
+)
 from finrep.pack import Definition, Visual
 from finrep.period import Period, add_months, month_end, month_start
 from finrep.schema import ACTION_TYPES, AGE_BANDS, DEVICE_TYPES, REGIONS
@@ -118,27 +124,17 @@ def digital_kpis_many(
         months = stats.monthly.loc[pd.Timestamp(period.start) : pd.Timestamp(period.end)]
         users, mobile = stats.users[(period.start, period.end)]
         out.append(
-            _kpi_values(
-                users,
-                mobile,
-                months["sessions"].sum(),
-                months["duration_sum"].sum(),
-                months["duration_n"].sum(),
-                active,
-            )
+            {
+                "digital_active_users": users,
+                "digital_engagement_rate": _ratio(users, active),
+                "mobile_adoption_rate": _ratio(mobile, users),
+                "sessions": int(months["sessions"].sum()),
+                "avg_session_minutes": _ratio(
+                    months["duration_sum"].sum(), months["duration_n"].sum()
+                ),
+            }
         )
     return out
-
-
-def _kpi_values(users, mobile_users, sessions, duration_sum, duration_n, active):
-    users = int(users)
-    return {
-        "digital_active_users": users,
-        "digital_engagement_rate": _ratio(users, active),
-        "mobile_adoption_rate": _ratio(mobile_users, users),
-        "sessions": int(sessions),
-        "avg_session_minutes": _ratio(duration_sum, duration_n),
-    }
 
 
 @dataclass(frozen=True)
@@ -200,7 +196,6 @@ def _compute_stats(ctx: MeasureContext, spans: Sequence[tuple[date, date]], medi
         medians = execute(_median_from_counts(counts))
         medians["month"] = pd.to_datetime(medians["month"])
         frame = frame.merge(medians, on="month", how="left")
-    frame["month"] = pd.to_datetime(frame["month"])
     months = pd.DatetimeIndex([pd.Timestamp(m) for m in window.month_starts], name="month")
     frame = frame.set_index("month").reindex(months)
     frame[["sessions", "duration_n"]] = frame[["sessions", "duration_n"]].fillna(0)
@@ -246,7 +241,7 @@ def _distinct_users(g: ir.Table, window: Period, spans: Sequence[tuple[date, dat
     """
     g = g.filter(g.customer_id.notnull())
     base = window.start.year * 12 + window.start.month - 1
-    index = g.date.year().cast("int64") * 12 + g.date.month().cast("int64") - 1 - base
+    index = month_index_expr(g.date) - base
     g = g.select(
         "customer_id",
         _block=index // _BLOCK,

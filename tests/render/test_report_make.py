@@ -178,6 +178,8 @@ def test_validation_reports_its_progress_from_its_own_process(broken_data, tmp_p
     checking = report_module._Validation(broken_data, CONFIG, True, lambda *s: seen.append(s))
     findings = checking.result()
     assert checking.proc.pid != os.getpid() and checking.proc.returncode == 0
+    # The findings came over the pipe (no fallback validation in this process).
+    assert checking.outcome is not None and checking.outcome[0] == "findings"
     assert [f.value for f in findings if f.severity == "error"] == ["Platinum"]
     assert seen and seen[-1][0] == seen[0][0] and seen[-1][1] == seen[-1][2]  # step done
 

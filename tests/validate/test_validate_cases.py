@@ -179,4 +179,14 @@ def test_parallel_record_ranges_find_the_same(case, case_data, monkeypatch):
     whole = validate(data)
     monkeypatch.setattr(validate_module, "_SPLIT_ROWS", 2)
     monkeypatch.setattr(validate_module._Run, "threads", lambda self: 3)
+    split = []
+    ranges = validate_module._Run.ranges
+
+    def counted(self, *args, **kwargs):
+        found = ranges(self, *args, **kwargs)
+        split.append(len(found))
+        return found
+
+    monkeypatch.setattr(validate_module._Run, "ranges", counted)
     assert validate(data) == whole
+    assert max(split, default=0) >= 2  # some table really was scanned in several ranges
