@@ -153,7 +153,16 @@ def customer_values(counts: CustomerCounts) -> dict[str, float | None]:
 def customers_at(ctx: MeasureContext, at: date) -> ir.Table:
     """The population at `at` (E), materialised: customer_id, segment, state, region,
     age_band, enrollment_date, open_positions (open at E), balance (Σ snapshot balances in
-    the month of E), active (open_positions > 0), tenure_months."""
+    the month of E), active (open_positions > 0), tenure_months.
+
+    Built once per context and date: the Customer Insights and Digital pages both read it."""
+    cache = ctx.__dict__.setdefault("_customers_at", {})
+    if at not in cache:
+        cache[at] = _customers_at(ctx, at)
+    return cache[at]
+
+
+def _customers_at(ctx: MeasureContext, at: date) -> ir.Table:
     op = ctx.open_positions_at(at)
     op = op.group_by("customer_id").aggregate(open_positions=op.count())
     s = ctx.snapshot_balances(at)

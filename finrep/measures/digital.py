@@ -25,9 +25,10 @@ from finrep.measures.context import (
     materialise,
     month_index_expr,
 )
+from finrep.measures.customers import customers_at
 from finrep.pack import Definition, Visual
 from finrep.period import Period, add_months, month_end, month_start
-from finrep.schema import ACTION_TYPES, AGE_BANDS, DEVICE_TYPES, REGIONS
+from finrep.schema import ACTION_TYPES, AGE_BANDS, DEVICE_TYPES, REGIONS, is_mobile_device
 
 # key → (label, unit, higher_is_better), for the KPI strip.
 KPIS: dict[str, tuple[str, str, bool]] = {
@@ -73,9 +74,19 @@ DEFINITIONS: tuple[Definition, ...] = (
 
 
 def is_mobile_expr(device_type: ir.StringColumn) -> ir.BooleanColumn:
-    """`finrep.schema.is_mobile_device` in the engine (null device → not mobile)."""
-    mobile = device_type.isin(("Mobile Phone", "Tablet")) | device_type.lower().contains("mobile")
-    return mobile.fill_null(False)
+    """`finrep.schema.is_mobile_device` in the engine (null device → not mobile).
+
+    The schema's device types are answered by name and only other names are lower-cased and
+    searched: a CASE evaluates a later branch only on the rows earlier ones left, which at
+    tens of millions of sessions is half the CPU of lower-casing every row.
+    """
+    mobile = tuple(d for d in DEVICE_TYPES if is_mobile_device(d))
+    other = tuple(d for d in DEVICE_TYPES if not is_mobile_device(d))
+    return ibis.cases(
+        (device_type.isin(mobile), True),
+        (device_type.isin(other), False),
+        else_=device_type.lower().contains("mobile").fill_null(False),
+    )
 
 
 def _sessions_in(ctx: MeasureContext, start: date, end: date) -> ir.Table:
@@ -451,19 +462,17 @@ def _engagement_vs_growth(ctx: MeasureContext, period: Period, sessions: pd.Seri
     y AUM change YoY (AUM at E vs E−12 months), size active customers at E, label state,
     group region."""
     cust = ctx.customers.select("customer_id", "state", "region")
-    active = (
-        ctx.active_customers_at(period.end)
-        .join(cust, "customer_id")
-        .group_by("state")
-        .aggregate(active=ibis._.count())
+    # Active customers and AUM at E per state come from the customers at E (materialised
+    # once for the Customer Insights page); only AUM twelve months earlier is queried here.
+    at_end = customers_at(ctx, period.end)
+    now = at_end.group_by("state").aggregate(
+        active=at_end.customer_id.count(where=at_end.active), aum=at_end.balance.sum()
     )
-    now, before = month_start(period.end), add_months(period.end, -12)
     states = cust.select("state", "region").distinct()
-    j = states.left_join(active, "state").select(~ibis.selectors.matches("_right$"))
-    for name, month in (("aum", now), ("aum_ly", before)):
-        snap = ctx.snapshot_balances(month).join(cust, "customer_id")
-        aum = snap.group_by("state").aggregate(**{name: snap.balance.sum()})
-        j = j.left_join(aum, "state").select(~ibis.selectors.matches("_right$"))
+    j = states.left_join(now, "state").select(~ibis.selectors.matches("_right$"))
+    snap = ctx.snapshot_balances(add_months(period.end, -12)).join(cust, "customer_id")
+    aum_ly = snap.group_by("state").aggregate(aum_ly=snap.balance.sum())
+    j = j.left_join(aum_ly, "state").select(~ibis.selectors.matches("_right$"))
     frame = execute(j)
     frame["sessions"] = frame["state"].map(sessions)
 

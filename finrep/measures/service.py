@@ -249,14 +249,19 @@ def service_kpis_many(
 
 
 # ---- primary category -------------------------------------------------------------------
-def primary_category(ctx: MeasureContext, at: date) -> ir.Table:
+def primary_category(ctx: MeasureContext, at: date, among: ir.Table | None = None) -> ir.Table:
     """customer_id, category: the category of each customer's largest position open at `at`
     (by its snapshot balance in the month of `at`; a missing snapshot counts as 0; ties go to
     the smaller product_id). Customers without an open position are absent (→ "None").
     Positions pass the `--category`/`--product` filters like everywhere else, so under
     ``--category ETF`` a customer's primary category is ETF or None.
+
+    `among`: a table with a customer_id column; when given, only those customers are ranked
+    (a customer's answer does not depend on who else is asked).
     """
     op = ctx.open_positions_at(at).select("customer_id", "product_id", "category")
+    if among is not None:
+        op = op.semi_join(among.select("customer_id"), "customer_id")
     snap = ctx.snapshot_balances(month_start(at))  # customer_id, product_id, balance
     j = op.left_join(snap, ["customer_id", "product_id"]).select(
         "customer_id", "product_id", "category", balance=ibis._.balance.fill_null(0)
@@ -272,7 +277,9 @@ def _issue_matrix(ctx: MeasureContext, period: Period) -> pd.DataFrame:
     s = ctx.service
     s = s.filter(s.date >= period.start, s.date <= period.end, s.reason_code.isin(ISSUE_REASONS))
     cust = ctx.customers.select("customer_id", "segment")
-    j = s.join(cust, "customer_id").left_join(primary_category(ctx, period.end), "customer_id")
+    j = s.join(cust, "customer_id")
+    # Only the customers with an issue contact in P are ranked (a few percent of them).
+    j = j.left_join(primary_category(ctx, period.end, among=s), "customer_id")
     j = j.select("segment", category=j.category.fill_null(NO_CATEGORY))
     counts = execute(j.group_by(["segment", "category"]).aggregate(issues=j.count()))
     if counts.empty:
