@@ -318,6 +318,10 @@ class MeasureContext:
         bit per distinct month, so the rows (with a date) outnumber the set bits exactly when
         some month repeats. (Bit OR and a count are about half the CPU of per-block counts
         and sums.)
+
+        When the context builds visuals, the same pass also takes ``balance_end`` and
+        ``balance_year_ago`` (see `_month_balances`): two more aggregates cost about half
+        of a second scan of the balances for those two months.
         """
         b = self.tables["account_balances"]
         first, last = execute(b.aggregate(first=b.date.min(), last=b.date.max())).iloc[0]
@@ -326,6 +330,8 @@ class MeasureContext:
             "customer_id",
             "product_id",
             "date",
+            "balance",
+            _index=index,
             _block=index // _BLOCK,
             _bit=ibis.literal(1, "int64") << (index % _BLOCK),
         )
@@ -334,8 +340,13 @@ class MeasureContext:
             lo, hi = (_month_index(pd.Timestamp(d)) // _BLOCK for d in (first, last))
             blocks = list(range(lo, hi + 1))
         masks = {f"m{k}": _bit_or(ibis.ifelse(b._block == k, b._bit, 0)) for k in blocks}
+        months = {}
+        if self.with_visuals:
+            end, year_ago = self._stat_months
+            for name, m in (("balance_end", end), ("balance_year_ago", year_ago)):
+                months[name] = b.balance.max(where=b._index == _month_index(pd.Timestamp(m)))
         stats = b.group_by(["customer_id", "product_id"]).aggregate(
-            last_balance_date=b.date.max(), _rows=b.date.count(), **masks
+            last_balance_date=b.date.max(), _rows=b.date.count(), **masks, **months
         )
         distinct_months = ibis.literal(0, "int64")
         for k in blocks:
@@ -344,6 +355,7 @@ class MeasureContext:
             "customer_id",
             "product_id",
             "last_balance_date",
+            *months,
             several_rows=stats._rows != distinct_months,
         )
         return materialise(self.tables.con, stats)
@@ -352,7 +364,13 @@ class MeasureContext:
     def _month_balances(self) -> ir.Table:
         """Per position with a balance row in the month of `at` or twelve months earlier:
         the largest balance of that month (``balance_end``, ``balance_year_ago``; null
-        without a row then). The snapshots of positions without several rows in a month."""
+        without a row then). The snapshots of positions without several rows in a month.
+
+        Taken from `balance_stats` when the context builds visuals (one pass over the
+        balances); otherwise (KPIs alone rarely ask) from the rows of those two months."""
+        keys = ["customer_id", "product_id"]
+        if "balance_end" in self.balance_stats.columns:
+            return self.balance_stats.select(*keys, "balance_end", "balance_year_ago")
         b = self.tables["account_balances"]
         end, year_ago = self._stat_months
         b = b.filter(_in_month(b.date, end) | _in_month(b.date, year_ago))
