@@ -1055,10 +1055,10 @@ class _Run:
         exact = positions is None or not self._grouped_by_position(table)
         select = [*b.head_counts(), *b.counts(exact=exact), *extra]
         if exact:
+            # Head counts come from `_stream_head` below: only the counts' rows are kept.
+            edges = b.join_edges(b.sql(True, wide=False), head=False, every_row=positions is None)
             row = self.fetch(
-                table,
-                f"SELECT {', '.join(select)} FROM ({b.join_edges(b.sql(True, wide=False))}) s "
-                + " ".join(joins),
+                table, f"SELECT {', '.join(select)} FROM ({edges}) s " + " ".join(joins)
             )[0]
         else:
             # Edges joined in each range (the positions are hashed once per range): after the
@@ -1088,7 +1088,7 @@ class _Run:
             row = self.fetch(
                 table,
                 f"SELECT {', '.join(b.counts(exact=True))} FROM "
-                f"({b.join_edges(b.sql(exact=True, wide=False))})",
+                f"({b.join_edges(b.sql(exact=True, wide=False), head=False)})",
             )[0]
             counts = dict(zip(b.COUNTS, (int(v or 0) for v in row), strict=True))
         self._list_balance_rules(table, b, b.sql(exact=exact), counts, b.SEQUENCE)
@@ -1625,9 +1625,21 @@ class _Balances:
         ]
         return f"SELECT {', '.join(keep)} FROM ({s})"
 
-    def join_edges(self, rows: str) -> str:
+    def join_edges(self, rows: str, head: bool = True, every_row: bool = False) -> str:
         """`rows` (from `sql(wide=False)`) with the enrollment facts of a position's first and
-        last rows (in each parallel range: see `_Run._balances`)."""
+        last rows (in each parallel range: see `_Run._balances`).
+
+        Only the rows some aggregate counts go on to the join: a position's first and last rows
+        and rows a flag marks (with `head`, also those of `head_counts`). Every aggregate of
+        `counts` and `head_counts` is filtered on one of those flags, so the counts are the
+        same, while the join and the aggregates see a few rows per position instead of every
+        row (on clean data about a tenth). `every_row` keeps them all (for aggregates that
+        need every row, such as foreign keys checked without enrollments)."""
+        if not every_row:
+            flags = ["edge", "unordered", "break", "gap"]
+            if head:
+                flags += ["bad", "kd", "malformed"]
+            rows = f"SELECT * FROM ({rows}) WHERE {' OR '.join(self._bit(f) for f in flags)}"
         return self._join_positions(rows, "CASE WHEN s.x_edge THEN s.h END")
 
     def rows_sql(self) -> str:
