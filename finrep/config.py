@@ -37,7 +37,8 @@ class EngineConfig:
     name: str
     spark_master: str
     spark_remote: str
-    memory_limit: str = "512MB"
+    memory_limit: str = "256MB"
+    memory_limit_max: str = "2GB"
 
 
 @dataclass(frozen=True)

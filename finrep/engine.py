@@ -7,12 +7,13 @@ Spark is added behind the same `connect` function (see `--engine spark`).
 from __future__ import annotations
 
 import atexit
-import contextlib
+import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import ibis
 import ibis.expr.types as ir
@@ -20,6 +21,8 @@ import pandas as pd
 
 from finrep.config import Config
 from finrep.errors import ConfigError
+
+T = TypeVar("T")
 
 
 def connect(config: Config | None = None, engine: str | None = None) -> ibis.BaseBackend:
@@ -32,7 +35,10 @@ def connect(config: Config | None = None, engine: str | None = None) -> ibis.Bas
         con.raw_sql("SET enable_progress_bar = false")
         limit = config.engine.memory_limit.strip() if config else ""
         if limit:
-            _set_memory_limit(con, limit)
+            base = _memory_size("memory_limit", limit)
+            top = max(base, _memory_size("memory_limit_max", config.engine.memory_limit_max))
+            _set_memory_limit(con, base)
+            _LIMITS[con] = (base, top)
         return con
     if name == "spark":
         # Imported here: pyspark is an optional extra, and DuckDB users never pay for it.
@@ -42,17 +48,28 @@ def connect(config: Config | None = None, engine: str | None = None) -> ibis.Bas
     raise ConfigError(f"engine {name!r} is not available (use duckdb or spark)")
 
 
-def _set_memory_limit(con: ibis.BaseBackend, limit: str) -> None:
-    """DuckDB's working memory (it spills to `_spill_dir` beyond it)."""
-    import duckdb
+# A connection's working memory and how far it may be raised, in bytes (DuckDB connections
+# opened by `connect` with a limit; weak, so a closed connection's entry goes with it).
+_LIMITS: weakref.WeakKeyDictionary[Any, tuple[int, int]] = weakref.WeakKeyDictionary()
 
-    try:
-        con.raw_sql(f"SET memory_limit = '{limit.replace(chr(39), '')}'")
-    except duckdb.Error:
+_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+          "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}  # fmt: skip
+
+
+def _memory_size(key: str, text: str) -> int:
+    """``"256MB"`` → 256,000,000 bytes (DuckDB's units: KB/MB/GB are powers of 1000)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
+    if not m or m.group(2).lower() not in _UNITS or float(m.group(1)) <= 0:
         raise ConfigError(
-            f'engine.memory_limit = {limit!r} is not a memory size; use e.g. "256MB" or '
-            '"2GB", or "" for DuckDB\'s default'
-        ) from None
+            f'engine.{key} = {text!r} is not a memory size; use e.g. "256MB" or "2GB"'
+            + (', or "" for DuckDB\'s default' if key == "memory_limit" else "")
+        )
+    return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def _set_memory_limit(con: ibis.BaseBackend, size: int) -> None:
+    """DuckDB's working memory (it spills to `_spill_dir` beyond it)."""
+    con.raw_sql(f"SET memory_limit = '{size}B'")
 
 
 _SPILL: list[Path] = []
@@ -69,24 +86,45 @@ def _spill_dir() -> Path:
 
 def execute(expr: ibis.Expr, **kwargs: Any) -> pd.DataFrame | Any:
     """Run an ibis expression and return its (small) result as pandas."""
-    with out_of_memory_is_config_error():
-        return expr.execute(**kwargs)
+    return within_memory(ibis.get_backend(expr), lambda: expr.execute(**kwargs))
 
 
-@contextlib.contextmanager
-def out_of_memory_is_config_error() -> Iterator[None]:
-    """DuckDB running out of `[engine] memory_limit` (in an operator that cannot spill)
-    becomes a ConfigError naming the setting, not a traceback."""
+def within_memory(con: ibis.BaseBackend, run: Callable[[], T]) -> T:
+    """`run()` (one query on `con`) within the connection's working memory.
+
+    DuckDB spills most operators to disk, but a few (some joins, window partitions) cannot:
+    when one runs out of `[engine] memory_limit`, the limit is doubled for this query, up to
+    `memory_limit_max`, and set back afterwards. So memory stays at the small limit for
+    everything that can spill, and a query that cannot is not a failed report. Beyond the
+    maximum (or on a connection without limits) it is a ConfigError naming the settings.
+    """
+    base, top = _LIMITS.get(con, (0, 0))
+    size = base
     try:
-        yield
+        while True:
+            try:
+                return run()
+            except Exception as exc:
+                if type(exc).__name__ != "OutOfMemoryException" or size >= top:
+                    raise
+                size = min(2 * size, top)
+                _set_memory_limit(con, size)
     except Exception as exc:
         if type(exc).__name__ != "OutOfMemoryException":
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else "out of memory"
-        raise ConfigError(
-            f"DuckDB ran out of its working memory ({first}); raise [engine] memory_limit "
-            'in finrep.toml (e.g. "1GB"), or set it to "" for DuckDB\'s default of 80% of RAM'
-        ) from None
+        raise _memory_error(exc) from None
+    finally:
+        if size != base:
+            _set_memory_limit(con, base)  # DuckDB evicts (spills) down to it
+
+
+def _memory_error(exc: Exception) -> ConfigError:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else "out of memory"
+    return ConfigError(
+        f"DuckDB ran out of its working memory ({first}); raise [engine] memory_limit "
+        'and memory_limit_max in finrep.toml (e.g. "1GB" and "4GB"), or set memory_limit '
+        'to "" for DuckDB\'s default of 80% of RAM'
+    )
 
 
 def sql_text(value: str) -> str:
@@ -108,8 +146,7 @@ def create_view(con: ibis.BaseBackend, name: str, select_sql: str) -> ir.Table:
 
 def fetch(con: ibis.BaseBackend, sql: str) -> list[tuple[Any, ...]]:
     """DuckDB: run one SQL query and return its (small) result as tuples."""
-    with out_of_memory_is_config_error():
-        return con.raw_sql(sql).fetchall()
+    return within_memory(con, lambda: con.raw_sql(sql).fetchall())
 
 
 def compile_sql(expr: ibis.Expr) -> str:

@@ -29,7 +29,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from finrep.config import Config
-from finrep.engine import execute, out_of_memory_is_config_error
+from finrep.engine import execute, within_memory
 from finrep.filters import Filters
 from finrep.period import add_months, month_end, month_start
 from finrep.schema import AGE_BANDS, STATE_REGION
@@ -49,10 +49,10 @@ def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
     DuckDB temporary tables live as long as the connection. (ibis' ``cache()`` is avoided on
     DuckDB: with the installed sqlglot, dropping a cached table at exit prints a parser error.)
     """
-    with out_of_memory_is_config_error():
-        if getattr(con, "name", "") == "duckdb":
-            return con.create_table(f"{_PREFIX}{next(_names)}", expr, temp=True)
-        return expr.cache()
+    if getattr(con, "name", "") == "duckdb":
+        name = f"{_PREFIX}{next(_names)}"
+        return within_memory(con, lambda: con.create_table(name, expr, temp=True))
+    return expr.cache()
 
 
 def drop_materialised(con: ibis.BaseBackend) -> None:

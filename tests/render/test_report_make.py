@@ -240,7 +240,7 @@ def test_build_pack_hands_over_each_page_as_soon_as_it_is_complete(small_data):
 def test_measures_out_of_duckdb_memory_is_a_config_error_naming_the_setting(small_data, tmp_path):
     from finrep.errors import ConfigError
 
-    tiny = CONFIG.with_overrides(engine={"memory_limit": "1MB"})
+    tiny = CONFIG.with_overrides(engine={"memory_limit": "1MB", "memory_limit_max": "1MB"})
     with pytest.raises(ConfigError, match=r"memory_limit.*\"1GB\""):
         make_report(small_data, config=tiny, formats="pdf", out_dir=tmp_path / "out")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
