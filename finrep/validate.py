@@ -479,12 +479,28 @@ class _Run:
         rules = self._value_rules(table)
         keys = table.source.spec.primary_key
         fks = [fk for fk in table.source.spec.foreign_keys if fk.table in self.tables]
-        aggregates = ["count(*) FILTER (WHERE qbad)", *_key_order_aggregates()]
-        joins, flags = [], []
+        # Only rows some aggregate counts go on to the foreign-key joins (see `post`), so the
+        # count of rows with a key is left to `_check_keys` (0: "count them if needed").
+        aggregates = ["count(*) FILTER (WHERE qbad)", "0", "count(*) FILTER (WHERE x_kd)"]
+        joins, flags, fresh = [], [], []
         for i, fk in enumerate(fks):
-            join, missing = self._fk_join(fk, f"j{i}", "b")
+            join, _ = self._fk_join(fk, f"j{i}", "b")
             joins.append(join)
-            flags.append(f"({missing}) AS orphan{i}")
+            # A row whose key equals the previous row's has the same parent, so only the first
+            # row of each run of equal keys is looked up (files are mostly grouped by customer:
+            # 38M engagement rows are 0.8M runs). Bad rows are looked up too: a run may start
+            # on one. No first row of a run without a parent proves there are no orphans;
+            # otherwise they are counted exactly (`_count_orphans`).
+            fresh.append(
+                "("
+                + " OR ".join(
+                    f"{_id(c)} IS DISTINCT FROM lag({_id(c)}) OVER ()" for c in fk.columns
+                )
+                + f") AS fresh{i}"
+            )
+            flags.append(
+                f"(b.fresh{i} AND {_not_null(fk.columns, 'b.')} AND j{i}._m IS NULL) AS orphan{i}"
+            )
             aggregates.append(f"count(*) FILTER (WHERE orphan{i})")
         fk_cols = list(dict.fromkeys(c for fk in fks for c in fk.columns))
         inner = ", ".join(
@@ -493,16 +509,24 @@ class _Run:
                 f"({_quick_any(rules)}) AS qbad",
                 *_key_order_columns(keys, len(table.source.parts) <= 1),
                 *(_id(c) for c in fk_cols),
+                *fresh,
             ]
         )
 
         def rows(where: str) -> str:
-            return f"SELECT {inner} FROM (SELECT * FROM {_id(table.chk)}{where})"
+            return (
+                f"SELECT *, ({_key_disorder()}) AS x_kd FROM "
+                f"(SELECT {inner} FROM (SELECT * FROM {_id(table.chk)}{where}))"
+            )
 
         def post(union: str) -> str:
-            # Foreign keys joined once, after the parallel ranges are put together.
-            return f"SELECT b.*{''.join(', ' + f for f in flags)} FROM ({union}) b " + " ".join(
-                joins
+            # Foreign keys joined once, after the parallel ranges are put together, on the rows
+            # the aggregates count: a value rule may flag them, they break the key order, or
+            # they start a run of equal foreign keys.
+            keep = " OR ".join(["qbad", "x_kd", *(f"fresh{i}" for i in range(len(fks)))])
+            return (
+                f"SELECT b.*{''.join(', ' + f for f in flags)} FROM "
+                f"(SELECT * FROM ({union}) WHERE {keep}) b " + " ".join(joins)
             )
 
         row = self.scan(table, aggregates, rows, post=post)
@@ -510,10 +534,11 @@ class _Run:
         if n_bad:
             self._value_details(table, rules)
         self._check_keys(table, keys, int(row[1] or 0), int(row[2] or 0))
-        for fk, count in zip(fks, row[3:], strict=True):
-            self.orphans[(table.name, fk.table)] = int(count or 0)
+        for fk, screened in zip(fks, row[3:], strict=True):
+            count = self._count_orphans(table, fk) if screened else 0
+            self.orphans[(table.name, fk.table)] = count
             if count:
-                self._list_orphans(table, fk, int(count))
+                self._list_orphans(table, fk, count)
         if table.name == "enrollments":
             self._make_positions()
 
@@ -908,6 +933,19 @@ class _Run:
             f"{_not_null(fk.columns, child + '.')} AND NOT {child}._bad AND {alias}._m IS NULL"
         )
         return join, missing
+
+    def _count_orphans(self, table: _Table, fk: Any) -> int:
+        """Rows of `table` whose foreign key `fk` has no row in its parent (exact)."""
+        parent = self.parent_keys(fk.table, fk.ref_columns)
+        on = " AND ".join(
+            f"t.{_id(c)} = p.{_id(pc)}" for c, pc in zip(fk.columns, fk.ref_columns, strict=True)
+        )
+        (count,) = self.fetch(
+            table,
+            f"SELECT count(*) FROM {_id(table.chk)} t ANTI JOIN {_id(parent)} p ON {on} "
+            f"WHERE NOT t._bad AND {_not_null(fk.columns, 't.')}",
+        )[0]
+        return int(count or 0)
 
     def _list_orphans(self, table: _Table, fk: Any, count: int) -> None:
         """List the first rows of `table` whose foreign key `fk` has no row in its parent."""
@@ -1327,14 +1365,18 @@ def _key_order_columns(keys: tuple[str, ...], single_file: bool = False) -> list
     ]
 
 
+def _key_disorder(prefix: str = "") -> str:
+    """SQL over `_key_order_columns`: the row breaks "strictly increasing keys in file order"."""
+    p = prefix
+    return (
+        f"{p}k IS NULL OR ({p}p_row IS NOT NULL AND ({p}_row <> {p}p_row + 1 OR {p}_file <> "
+        f"{p}p_file OR {p}p_k IS NULL OR {p}k <= {p}p_k))"
+    )
+
+
 def _key_order_aggregates(prefix: str = "") -> list[str]:
     """(rows with a whole key, rows breaking "strictly increasing keys in file order")."""
-    p = prefix
-    return [
-        f"count({p}k)",
-        f"count(*) FILTER (WHERE {p}k IS NULL OR ({p}p_row IS NOT NULL AND ({p}_row <> "
-        f"{p}p_row + 1 OR {p}_file <> {p}p_file OR {p}p_k IS NULL OR {p}k <= {p}p_k)))",
-    ]
+    return [f"count({prefix}k)", f"count(*) FILTER (WHERE {_key_disorder(prefix)})"]
 
 
 def _key_aggregates(bounds: tuple[int, int] | None, n: str = "n") -> list[str]:
