@@ -77,7 +77,7 @@ def cli(*args: str) -> dict:
     return {
         "wall_s": round(run.seconds, 2),
         "cpu_s": round(run.cpu_seconds or 0.0, 2),
-        "peak_mb": round(run.peak_tree_mb or 0.0),
+        "peak_mb": round(run.peak_mb or 0.0),
         "load": round(run.load or 0.0, 2),
     }
 
