@@ -78,6 +78,12 @@ def _bit_count(x: int) -> int:  # type: ignore[empty-body]
     """Number of set bits (DuckDB and Spark SQL both call it bit_count)."""
 
 
+def _block_months(con: ibis.BaseBackend) -> int:
+    """Months per bit-mask block on `con`: 62 on DuckDB (its shifts are 64-bit), else
+    `_BLOCK`."""
+    return 62 if getattr(con, "name", "") == "duckdb" else _BLOCK
+
+
 def month_index_expr(d: ir.DateValue) -> ir.IntegerValue:
     """`year * 12 + month - 1` of a date column (consecutive months differ by 1)."""
     return d.year().cast("int64") * 12 + d.month().cast("int64") - 1
@@ -342,11 +348,12 @@ class MeasureContext:
         ``several_rows`` (True when some month holds more than one of its balance rows).
 
         One aggregation over the balances, grouped by position only, materialised.
-        "Several rows in a month" is found without ranking every row: per block of 31
-        months, the bitwise OR of ``2**(month index mod 31)`` over a position's rows has one
-        bit per distinct month, so the rows (with a date) outnumber the set bits exactly when
-        some month repeats. (Bit OR and a count are about half the CPU of per-block counts
-        and sums.)
+        "Several rows in a month" is found without ranking every row: per block of months
+        (counted from the data's first month), the bitwise OR of ``2**(month mod block)``
+        over a position's rows has one bit per distinct month, so the rows (with a date)
+        outnumber the set bits exactly when some month repeats. (Bit OR and a count are about
+        half the CPU of per-block counts and sums.) Blocks are 62 months on DuckDB (one
+        block for five years of data: no per-block test on every row) and 31 elsewhere.
 
         When the context builds visuals, the same pass also takes ``balance_end`` and
         ``balance_year_ago`` (see `_month_balances`): two more aggregates cost about half
@@ -354,6 +361,9 @@ class MeasureContext:
         """
         b = self.tables["account_balances"]
         first, last = execute(b.aggregate(first=b.date.min(), last=b.date.max())).iloc[0]
+        known = not (pd.isna(first) or pd.isna(last))
+        base = _month_index(pd.Timestamp(first)) if known else 0
+        size = _block_months(self.tables.con)
         index = month_index_expr(b.date)
         b = b.select(
             "customer_id",
@@ -361,14 +371,16 @@ class MeasureContext:
             "date",
             "balance",
             _index=index,
-            _block=index // _BLOCK,
-            _bit=ibis.literal(1, "int64") << (index % _BLOCK),
+            _block=(index - base) // size,
+            _bit=ibis.literal(1, "int64") << ((index - base) % size),
         )
         blocks = []
-        if not (pd.isna(first) or pd.isna(last)):
-            lo, hi = (_month_index(pd.Timestamp(d)) // _BLOCK for d in (first, last))
-            blocks = list(range(lo, hi + 1))
-        masks = {f"m{k}": _bit_or(ibis.ifelse(b._block == k, b._bit, 0)) for k in blocks}
+        if known:
+            blocks = list(range((_month_index(pd.Timestamp(last)) - base) // size + 1))
+        if len(blocks) == 1:  # every dated row is in block 0
+            masks = {"m0": _bit_or(b._bit)}
+        else:
+            masks = {f"m{k}": _bit_or(ibis.ifelse(b._block == k, b._bit, 0)) for k in blocks}
         months = {}
         if self.with_visuals:
             end, year_ago = self._stat_months

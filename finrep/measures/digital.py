@@ -263,6 +263,10 @@ def _distinct_users(g: ir.Table, window: Period, spans: Sequence[tuple[date, dat
     blocks = range((n + _BLOCK - 1) // _BLOCK)
     masks = {}
     for k in blocks:
+        if len(blocks) == 1:  # every row lies in the window: no per-row block test
+            masks["m0"] = _bit_or(g._bit)
+            masks["p0"] = _bit_or(ibis.ifelse(g._mobile, g._bit, 0))
+            continue
         inside = g._block == k
         masks[f"m{k}"] = _bit_or(ibis.ifelse(inside, g._bit, 0))
         masks[f"p{k}"] = _bit_or(ibis.ifelse(inside & g._mobile, g._bit, 0))
