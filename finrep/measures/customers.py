@@ -23,7 +23,7 @@ from finrep.engine import execute
 from finrep.measures.assets import Coverage, trend_window
 from finrep.measures.context import MeasureContext, materialise
 from finrep.pack import Visual
-from finrep.period import Period
+from finrep.period import Period, add_months, month_end
 from finrep.schema import AGE_BANDS, ENROLLMENT_CHANNELS, PRODUCT_CATEGORIES, SEGMENTS
 
 COHORT_AGES = (0, 3, 6, 12, 18, 24, 36)  # months since enrollment (MEASURES.md)
@@ -401,19 +401,30 @@ def retention_cohorts(ctx: MeasureContext, period: Period) -> Visual:
     """
     end = period.end
     pop = ctx.population
-    pop = pop.filter(pop.enrollment_date <= end).select("customer_id", "enrollment_date")
+    # Each customer's dates at the cohort ages are computed once per customer, before the
+    # join repeats them for each of their positions (month arithmetic is not cheap).
+    pop = pop.filter(pop.enrollment_date <= end).select(
+        "customer_id",
+        "enrollment_date",
+        **{f"_t{a}": pop.enrollment_date + ibis.interval(months=a) for a in COHORT_AGES},
+    )
     pos = ctx.positions.select("customer_id", "open_date", "close_date")
     j = pop.left_join(pos, "customer_id").select(~ibis.selectors.matches("_right$"))
-    at_age = {a: j.enrollment_date + ibis.interval(months=a) for a in COHORT_AGES}
     per = j.group_by(["customer_id", "enrollment_date"]).aggregate(
-        **{f"a{a}": _open_at(j, t).any() for a, t in at_age.items()}
+        **{f"a{a}": _open_at(j, j[f"_t{a}"]).any() for a in COHORT_AGES}
     )
     year = per.enrollment_date.year().cast("int64")
     quarter = per.enrollment_date.quarter().cast("int64")
     cid = per.customer_id
     cells = {}
     for a in COHORT_AGES:
-        reached = (per.enrollment_date + ibis.interval(months=a)) <= end
+        if end == month_end(end):
+            # d + a months falls in the month a months after d's, so it is on or before E
+            # (a month end) exactly when d is on or before the end of the month a months
+            # before E's: a comparison with a constant.
+            reached = per.enrollment_date <= month_end(add_months(end, -a))
+        else:
+            reached = (per.enrollment_date + ibis.interval(months=a)) <= end
         cells[f"n{a}"] = cid.count(where=reached)
         cells[f"a{a}"] = cid.count(where=reached & per[f"a{a}"].fill_null(False))
     g = execute(per.group_by(year=year, quarter=quarter).aggregate(**cells))
