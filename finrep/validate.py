@@ -1047,32 +1047,37 @@ class _Run:
         )
         self._parent_keys[("enrollments", ("customer_id", "product_id"))] = keys
 
-    def _positions_with_closes(self) -> tuple[str, int] | None:
-        """The positions with their close date (earliest unrecovered churn in retention)."""
+    def _positions_with_closes(self) -> tuple[str, int, str] | None:
+        """The positions, their number, and a table of their close dates by ``pos_id``
+        (``cl_id``; earliest unrecovered churn in retention; a position never closed has no
+        row). A few rows, joined after the positions: copying the positions to add the column
+        cost a second table of every position."""
         if self.positions is None:
             return None
         name, n = self.positions
         retention = self.tables.get("retention")
         if retention is None:
-            closes = "SELECT NULL::VARCHAR AS cc, NULL::VARCHAR AS cp, NULL::DATE AS close_date"
+            closes = "SELECT NULL::BIGINT AS cl_id, NULL::DATE AS close_date WHERE FALSE"
         else:
             closes = (
+                f"SELECT pos.pos_id AS cl_id, cl.close_date FROM {_id(name)} pos JOIN ("
                 "SELECT customer_id AS cc, product_id AS cp, min(churn_date) AS close_date FROM "
                 f"{_id(retention.chk)} WHERE NOT _bad AND recovered_flag = 'No' AND churn_date "
-                "IS NOT NULL GROUP BY ALL"
+                "IS NOT NULL GROUP BY ALL) cl ON pos.c = cl.cc AND pos.p = cl.cp"
             )
-        full = self.temp_table(
-            None,
-            "positions_closed",
-            f"SELECT pos.*, cl.close_date FROM {_id(name)} pos LEFT JOIN ({closes}) cl "
-            "ON pos.c = cl.cc AND pos.p = cl.cp",
-        )
-        # The foreign keys that needed the pairs are checked by now: free the first copy.
+        closed = self.temp_table(None, "closes", closes)
+        # The foreign keys that needed the pairs are checked by now.
         pairs = self._parent_keys.pop(("enrollments", ("customer_id", "product_id")), None)
         if pairs is not None:
             engine.fetch(self.con, f"DROP VIEW IF EXISTS {_id(pairs)}")
-        engine.fetch(self.con, f"DROP TABLE IF EXISTS {_id(name)}")
-        return full, n
+        return name, n, closed
+
+    def _release_parent_keys(self) -> None:
+        """Drop the parent key tables made so far (the balance checks use the positions; a
+        table needed again, to list orphans, is made again): memory for the balance scan."""
+        for table in self._parent_keys.values():
+            engine.fetch(self.con, f"DROP TABLE IF EXISTS {_id(table)}")
+        self._parent_keys.clear()
 
     def _balances(self, table: _Table) -> None:
         """Balance rows in one scan: value rules, key order, and, between consecutive rows of a
@@ -1086,6 +1091,8 @@ class _Run:
         rules = self._value_rules(table)
         keys = table.source.spec.primary_key
         positions = self._positions_with_closes()
+        if positions is not None:
+            self._release_parent_keys()
         b = _Balances(table, self.tolerance, rules, positions, self.late_money)
         fks = [fk for fk in table.source.spec.foreign_keys if fk.table in self.tables]
         extra, joins = [], []
@@ -1424,7 +1431,7 @@ class _Balances:
         table: _Table,
         tolerance: float,
         rules: list[_Rule],
-        positions: tuple[str, int] | None,
+        positions: tuple[str, int, str] | None,
         late_money: str | None,
     ):
         self.table = table
@@ -1562,13 +1569,12 @@ class _Balances:
                 "NULL::DATE AS close_date, TRUE AS c_ok, TRUE AS p_ok "
                 f"FROM ({rows})"
             )
-        pos = _id(self.positions[0])
-        facts = ", ".join(
-            f"pos.{c}" for c in ("pos_id", "open_date", "money", "close_date", "c_ok", "p_ok")
-        )
+        pos, closes = _id(self.positions[0]), _id(self.positions[2])
+        facts = "pos.pos_id, pos.open_date, pos.money, cl.close_date, pos.c_ok, pos.p_ok"
         return (
             f"SELECT s.*, {facts} FROM ({rows}) s LEFT JOIN {pos} pos ON {key} = pos.h "
-            "AND s.customer_id = pos.c AND s.product_id = pos.p"
+            f"AND s.customer_id = pos.c AND s.product_id = pos.p LEFT JOIN {closes} cl "
+            "ON pos.pos_id = cl.cl_id"
         )
 
     def sql(self, exact: bool, wide: bool = True, where: str = "") -> str:
