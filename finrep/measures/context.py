@@ -175,8 +175,13 @@ class MeasureContext:
     # ---- positions -------------------------------------------------------------------
     @cached_property
     def enrollments(self) -> ir.Table:
-        """Enrollments of filtered customers and positions, with product attributes."""
+        """Enrollments of filtered customers and positions, with product attributes: every
+        column but the contribution plan (contribution_frequency, monthly_contribution), which
+        no measure reads (and whose cleaning would be paid on every row)."""
         e = self.tables["enrollments"]
+        e = e.drop(
+            *(c for c in ("contribution_frequency", "monthly_contribution") if c in e.columns)
+        )
         p = self.tables["products"].select(
             "product_id",
             "product_name",

@@ -1,7 +1,8 @@
 """Digital Engagement page: session KPIs (MEASURES.md, Digital) and the page's six visuals.
 
-Sessions come from `ctx.engagement` (customer and `--device` filters applied). Each visual
-is one ibis aggregate executed into a frame of at most a few hundred rows.
+Sessions are those of the filtered customers on the `--device` devices (`ctx.engagement`'s
+rows, narrowed by each query itself: see `_sessions`). Each visual is one ibis aggregate
+executed into a frame of at most a few hundred rows.
 """
 
 from __future__ import annotations
@@ -89,8 +90,18 @@ def is_mobile_expr(device_type: ir.StringColumn) -> ir.BooleanColumn:
     )
 
 
+def _sessions(ctx: MeasureContext) -> ir.Table:
+    """Sessions on the `--device` filter's devices, of every customer (known or not): each
+    query here narrows them to the filtered customers itself, by a join it needs anyway or
+    after grouping by customer (`ctx.engagement` would check every row's customer first)."""
+    g = ctx.tables["engagement"]
+    if ctx.filters.device:
+        g = g.filter(g.device_type.isin(ctx.filters.device))
+    return g
+
+
 def _sessions_in(ctx: MeasureContext, start: date, end: date) -> ir.Table:
-    g = ctx.engagement
+    g = _sessions(ctx)
     return g.filter(g.date >= start, g.date <= end)
 
 
@@ -186,8 +197,11 @@ def _compute_stats(ctx: MeasureContext, spans: Sequence[tuple[date, date]], medi
     first = month_start(min(a for a, _ in spans))
     last = max(b for _, b in spans)
     window = Period(first, month_end(last))
-    g = ctx.engagement
+    g = _sessions(ctx)
     g = g.filter(functools.reduce(operator.or_, [(g.date >= a) & (g.date <= b) for a, b in spans]))
+    monthly_users, users, narrow = _distinct_users(ctx, g, window, spans)
+    if narrow:
+        g = g.semi_join(ctx.customers, "customer_id")
     by_month = g.mutate(month=g.date.truncate("M"))
     # Everything is read off the (month, duration) counts, which the trend chart's median
     # needs: the sessions are scanned once, and `finrep measures` (no median) sums the
@@ -213,7 +227,6 @@ def _compute_stats(ctx: MeasureContext, spans: Sequence[tuple[date, date]], medi
     frame["duration_sum"] = frame["duration_sum"].fillna(0.0)
     if "median" not in frame:
         frame["median"] = float("nan")
-    monthly_users, users = _distinct_users(g, window, spans)
     frame = frame.join(monthly_users)
     return _Stats(frame, users, median)
 
@@ -239,9 +252,18 @@ def _median_from_counts(counts: ir.Table) -> ir.Table:
     return middle.group_by("month").aggregate(median=middle.session_duration.mean())
 
 
-def _distinct_users(g: ir.Table, window: Period, spans: Sequence[tuple[date, date]]):
+def _distinct_users(
+    ctx: MeasureContext, g: ir.Table, window: Period, spans: Sequence[tuple[date, date]]
+):
     """Distinct users (and mobile users) of the sessions `g` per month of `window` and per
-    span, from one grouping by customer.
+    span, from one grouping by customer; and whether `g` must be narrowed to the filtered
+    customers (True under customer filters, or when some session's customer is not a
+    customer).
+
+    `g` holds sessions of every customer: the grouping by customer is narrowed to the
+    filtered customers afterwards, on a million rows rather than tens of millions, and the
+    same grouping tells whether a session's customer is unknown (so that the session
+    counts need the join), without a separate pass over the table.
 
     Distinct users per month would group sessions by (month, customer): about ten million
     groups at a million customers. Instead each customer's months of use are one bit mask
@@ -250,7 +272,6 @@ def _distinct_users(g: ir.Table, window: Period, spans: Sequence[tuple[date, dat
     less CPU); a month's users are the customers with its bit set, a span's users those
     with any of its bits set. Spans are whole months here (periods and trend windows are).
     """
-    g = g.filter(g.customer_id.notnull())
     base = window.start.year * 12 + window.start.month - 1
     index = month_index_expr(g.date) - base
     g = g.select(
@@ -270,7 +291,12 @@ def _distinct_users(g: ir.Table, window: Period, spans: Sequence[tuple[date, dat
         inside = g._block == k
         masks[f"m{k}"] = _bit_or(ibis.ifelse(inside, g._bit, 0))
         masks[f"p{k}"] = _bit_or(ibis.ifelse(inside & g._mobile, g._bit, 0))
-    c = g.group_by("customer_id").aggregate(**masks)
+    c = materialise(ctx.tables.con, g.group_by("customer_id").aggregate(**masks))
+    # A null customer_id is a group of its own, and no customer: it too needs the join.
+    narrow = ctx._customer_filtered or bool(
+        execute(c.select("customer_id").anti_join(ctx.customers, "customer_id").count())
+    )
+    c = c.semi_join(ctx.customers, "customer_id") if narrow else c
 
     def has_any(prefix: str, months: range) -> ir.BooleanValue:
         parts = []
@@ -307,7 +333,7 @@ def _distinct_users(g: ir.Table, window: Period, spans: Sequence[tuple[date, dat
     users = {
         span: (count(f"users_{i}"), count(f"mobile_users_{i}")) for i, span in enumerate(spans)
     }
-    return monthly, users
+    return monthly, users, narrow
 
 
 # ---- visuals ----------------------------------------------------------------------------
