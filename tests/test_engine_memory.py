@@ -20,6 +20,8 @@ def test_default_limit_is_set_on_every_duckdb_connection():
     con = connect(load_config())
     (limit,) = fetch(con, "SELECT current_setting('memory_limit')")[0]
     assert limit.startswith("244")  # 256MB as DuckDB shows it (MiB)
+    # No read-ahead buffers competing with the queries for that memory.
+    assert fetch(con, "SELECT current_setting('disable_parquet_prefetching')")[0] == (True,)
 
 
 def test_empty_limit_leaves_duckdbs_default():
