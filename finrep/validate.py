@@ -1111,10 +1111,14 @@ class _Run:
                 table, f"SELECT {', '.join(select)} FROM ({edges}) s " + " ".join(joins)
             )[0]
         else:
-            # Edges joined in each range (the positions are hashed once per range): after the
-            # ranges, the run-start bitmap would make DuckDB run the ranges one after another.
+            # The ranges' flagged rows (a tenth of the rows on clean data) are joined once,
+            # after the ranges: one hash table of the positions instead of one per range (at 1M
+            # customers each is 140 MB, and under the memory limit they spilled).
             row = self.scan(
-                table, select, lambda where: b.join_edges(b.sql(False, wide=False, where=where))
+                table,
+                select,
+                lambda where: b.counted(b.sql(False, wide=False, where=where)),
+                post=b.join_flagged,
             )
         n_bad, n_keys, disorder, malformed = (int(v or 0) for v in row[:4])
         counts = dict(zip(b.COUNTS, (int(v or 0) for v in row[4 : 4 + len(b.COUNTS)]), strict=True))
@@ -1689,10 +1693,18 @@ class _Balances:
         row (on clean data about a tenth). `every_row` keeps them all (for aggregates that
         need every row, such as foreign keys checked without enrollments)."""
         if not every_row:
-            flags = ["edge", "unordered", "break", "gap"]
-            if head:
-                flags += ["bad", "kd", "malformed"]
-            rows = f"SELECT * FROM ({rows}) WHERE {' OR '.join(self._bit(f) for f in flags)}"
+            rows = self.counted(rows, head)
+        return self.join_flagged(rows)
+
+    def counted(self, rows: str, head: bool = True) -> str:
+        """The rows of `rows` some aggregate counts (see `join_edges`)."""
+        flags = ["edge", "unordered", "break", "gap"]
+        if head:
+            flags += ["bad", "kd", "malformed"]
+        return f"SELECT * FROM ({rows}) WHERE {' OR '.join(self._bit(f) for f in flags)}"
+
+    def join_flagged(self, rows: str) -> str:
+        """`rows` (from `sql(wide=False)`) with the enrollment facts of its edge rows."""
         return self._join_positions(rows, "CASE WHEN s.x_edge THEN s.h END")
 
     def rows_sql(self) -> str:
