@@ -77,7 +77,10 @@ print(json.dumps({"seconds": seconds, "load": load, "rows": rows, "peak": peak, 
 
 _VALIDATE = r"""
 import json, resource, sys, time
+import finrep.validate
 from finrep.validate import validate, has_errors
+if len(sys.argv) > 2:
+    finrep.validate.MEMORY_LIMIT = sys.argv[2]  # --memory-limit: another DuckDB limit to compare
 def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -91,9 +94,12 @@ print(json.dumps({"seconds": seconds, "cpu": used, "findings": len(findings), "p
 """
 
 
-def _run(script: str, data: Path) -> dict:
+def _run(script: str, data: Path, *extra: str) -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", script, str(data)], capture_output=True, text=True, check=False
+        [sys.executable, "-c", script, str(data), *extra],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if out.returncode != 0:
         raise SystemExit(f"failed on {data}:\n{out.stderr[-3000:]}")
@@ -185,7 +191,13 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--bad", action="store_true", help="also validate a copy with bad rows")
+    parser.add_argument(
+        "--memory-limit",
+        help="DuckDB memory limit for validate (default: finrep.validate.MEMORY_LIMIT)",
+    )
     args = parser.parse_args()
+    limit = (args.memory_limit,) if args.memory_limit else ()
+    print(f"validate's DuckDB memory limit: {args.memory_limit or 'finrep.validate.MEMORY_LIMIT'}")
     folders = args.data
     if not folders:
         folders = []
@@ -200,7 +212,7 @@ def main() -> None:
         base, val = [], []
         for _ in range(args.repeat):
             base.append(_run(_BASELINE, folder))
-            val.append(_run(_VALIDATE, folder))
+            val.append(_run(_VALIDATE, folder, *limit))
         b = statistics.median(r["seconds"] for r in base)
         ld = statistics.median(r["load"] for r in base)
         v = statistics.median(r["seconds"] for r in val)
@@ -225,7 +237,7 @@ def main() -> None:
         injected = _make_bad(folders[0], bad)
         _warm(bad)
         began = time.perf_counter()
-        result = _run(_VALIDATE, bad)
+        result = _run(_VALIDATE, bad, *limit)
         wall = time.perf_counter() - began
         print(f"\nbad rows injected into {bad.name}: " +
               ", ".join(f"{k} {v:,}" for k, v in injected.items()))  # fmt: skip
