@@ -16,7 +16,7 @@ to start a Spark session.
 
 Peak memory is that of the whole process tree (finrep, its chart workers, Spark's JVM),
 summed as proportional set sizes (forked workers' shared pages counted once) and sampled
-from /proc every 20 ms; ``ru_maxrss`` of the largest single process (wait4) is kept
+from /proc every 250 ms; ``ru_maxrss`` of the largest single process (wait4) is kept
 too, and the growth check takes the larger of the two (a sample can miss a short peak). A step whose command is not built yet is reported as missing, never estimated.
 
 Usage::
@@ -82,7 +82,7 @@ class Run:
     @property
     def peak_mb(self) -> float | None:
         """The step's peak memory: the sampled tree peak, or the kernel's high-water mark of
-        its largest process when that is higher (sampling every 20 ms can miss a short peak,
+        its largest process when that is higher (sampling every 250 ms can miss a short peak,
         and a 3-second step at 100k has few samples: that would flatter the 1m/100k ratio's
         denominator less than the numerator's)."""
         known = [m for m in (self.peak_tree_mb, self.max_rss_mb) if m is not None]
@@ -149,7 +149,9 @@ def measure(run: Run, env: dict[str, str] | None = None, timeout: float = 3600) 
         nonlocal peak
         while not done.is_set():
             peak = max(peak, _tree_rss_bytes(proc.pid))
-            done.wait(0.02)
+            # Reading a process's PSS makes the kernel walk its pages (~17 ms of CPU for 700 MB):
+            # every 50 ms the sampler took a third of a core from the step it measured.
+            done.wait(0.25)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -618,7 +620,7 @@ def write_results(runs: list[Run], started: dt.datetime, path: Path) -> str:
         f"parquet --seed {SEED}`; engine DuckDB unless marked Spark.",
         "Peak memory: the whole process tree (finrep, chart workers, Spark's JVM), summed as "
         "proportional set sizes (pages shared by forked workers counted once), sampled every "
-        "20 ms; max RSS: the largest single process (wait4). Growth uses the larger of the "
+        "250 ms; max RSS: the largest single process (wait4). Growth uses the larger of the "
         "two. "
         "CPU s: user + system time of the step's processes (less sensitive than wall time "
         "to other work on this shared 2-core machine); load: 1-minute load average when the "
