@@ -31,7 +31,7 @@ import pandas as pd
 from finrep.config import Config
 from finrep.engine import execute
 from finrep.errors import DataError
-from finrep.measures.context import MeasureContext
+from finrep.measures.context import MeasureContext, materialise
 from finrep.measures.service import flagged_contacts
 from finrep.period import Period
 from finrep.schema import ISSUE_REASONS, STATE_REGION
@@ -315,14 +315,16 @@ def _position_rows(
 ) -> pd.DataFrame:
     keys = ["month", *dims]
     pair = ["customer_id", "product_id"]
-    by_pair = attrs.select(*dict.fromkeys([*pair, *dims]))  # product_id may be a dimension
+    by_pair, combos = _dimension_codes(ctx, attrs, dims)
+    coded = ["month", "_combo"]
 
-    snaps = _snapshot_flows(ctx, window, by_pair, keys)
+    snaps = _snapshot_flows(ctx, window, by_pair, coded)
     e = ctx.enrollments
     e = e.filter(e.enrollment_date >= window.start, e.enrollment_date <= window.end)
     e = e.select(*pair, "initial_investment", month=e.enrollment_date.truncate("M"))
     e = e.join(by_pair, pair)
-    new_money = e.group_by(keys).aggregate(new_money=e.initial_investment.sum())
+    new_money = e.group_by(coded).aggregate(new_money=e.initial_investment.sum())
+    snaps, new_money = (t.join(combos, "_combo").drop("_combo") for t in (snaps, new_money))
     events = _open_events(attrs, window, dims)
     opened = events.group_by(keys).aggregate(open_delta=events.delta.sum())
     cust = _customer_events(events, dims)
@@ -356,6 +358,28 @@ def _position_rows(
         out[m] = pd.to_numeric(out[m]).fillna(0.0)
     # A row with nothing in it (events that cancel out within a month) is no row.
     return out[(out[measures] != 0).any(axis=1)]
+
+
+def _dimension_codes(
+    ctx: MeasureContext, attrs: ir.Table, dims: list[str]
+) -> tuple[ir.Table, ir.Table]:
+    """Each position's dimension values as one number: (customer_id, product_id, _combo) per
+    position, and the few thousand combinations (_combo and `dims`, materialised).
+
+    The joins of tens of millions of balance rows with the positions then hash three narrow
+    columns instead of every dimension's text: at a million customers that table no longer
+    outgrows the engine's working memory (spilling it cost more than doubled the pass).
+    """
+    if not dims:  # one combination: every position's
+        pairs = attrs.select("customer_id", "product_id", _combo=ibis.literal(0, "int64"))
+        return pairs, pairs.select("_combo").limit(1)
+    combos = attrs.select(*dims).distinct()
+    combos = materialise(ctx.tables.con, combos.mutate(_combo=ibis.row_number()))
+    match = [attrs[d].identical_to(combos[d]) for d in dims]  # a null matches a null
+    pairs = attrs.join(combos, match).select(attrs.customer_id, attrs.product_id, combos._combo)
+    # Materialised too: else the engine reorders the joins and hashes every dimension's text
+    # again, with the combinations looked up on each balance row afterwards.
+    return materialise(ctx.tables.con, pairs), combos
 
 
 def _fill_dims(t: ir.Table, dims: list[str]) -> ir.Table:
