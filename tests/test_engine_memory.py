@@ -72,6 +72,25 @@ def test_without_room_to_grow_the_same_query_is_a_config_error():
     assert limit == "3.8 MiB"
 
 
+def _grouped_texts(con):
+    """NEEDS_MEMORY's groups as an ibis table (for `materialise`)."""
+    from finrep.engine import create_view
+
+    v = create_view(con, "numbers", "SELECT range AS i FROM range(3000000)")
+    return v.group_by(g=v.i % 100).aggregate(s=v.i.cast("string").group_concat(","))
+
+
+def test_a_materialised_table_that_cannot_spill_is_made_again_with_more_memory():
+    from finrep.measures.context import materialise
+
+    con = _limited("4MB", "512MB")
+    table = materialise(con, _grouped_texts(con))
+    got = fetch(con, f"SELECT count(*), sum(length(s)) FROM {table.get_name()}")[0]
+    assert got == EXPECTED
+    (limit,) = fetch(con, "SELECT current_setting('memory_limit')")[0]
+    assert limit == "3.8 MiB"
+
+
 def test_running_out_of_memory_names_the_setting(small_data, tmp_path):
     config = tmp_path / "finrep.toml"
     config.write_text('[engine]\nmemory_limit = "1MB"\nmemory_limit_max = "1MB"\n')

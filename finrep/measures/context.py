@@ -29,7 +29,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from finrep.config import Config
-from finrep.engine import execute, within_memory
+from finrep.engine import execute, sql_ident, within_memory
 from finrep.filters import Filters
 from finrep.period import add_months, month_end, month_start
 from finrep.schema import AGE_BANDS, STATE_REGION
@@ -51,7 +51,14 @@ def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
     """
     if getattr(con, "name", "") == "duckdb":
         name = f"{_PREFIX}{next(_names)}"
-        return within_memory(con, lambda: con.create_table(name, expr, temp=True))
+
+        def create() -> ir.Table:
+            # ibis creates the table, then fills it: an attempt that ran out of memory (and
+            # is retried with more) leaves the empty table behind.
+            con.raw_sql(f"DROP TABLE IF EXISTS {sql_ident(name)}")
+            return con.create_table(name, expr, temp=True)
+
+        return within_memory(con, create)
     return expr.cache()
 
 
