@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import pickle
 import sys
 import threading
@@ -141,17 +140,16 @@ class _Validation:
 
     def __init__(self, data_dir, config: Config, allow_invalid: bool, progress: Progress):
         import subprocess
-        import sys
+
+        from finrep.render.chart_worker import worker_env
 
         self.args = (str(data_dir), config, allow_invalid)
         self.progress = progress
         self.outcome: tuple | None = None
-        env = dict(os.environ)
-        root = str(Path(__file__).resolve().parents[1])  # finrep from where this one came
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "finrep.report", "--validate"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            env=worker_env(),
         )  # fmt: skip
         assert self.proc.stdin is not None
         try:

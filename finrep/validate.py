@@ -242,17 +242,13 @@ class _Run:
         self.today = date.today()
         self.progress = progress
         self.con = engine.connect(engine="duckdb")
-        # Memory stays flat whatever the data size: beyond this DuckDB spills to disk.
-        engine.fetch(self.con, f"SET memory_limit = '{MEMORY_LIMIT}'")
+        # Memory stays flat whatever the data size: beyond this DuckDB spills to disk (and a
+        # query that cannot spill may have up to the engine's memory_limit_max).
+        engine.limit_memory(self.con, MEMORY_LIMIT, config.engine.memory_limit_max)
         with contextlib.suppress(duckdb.Error):  # DuckDB ≥ 1.3
             # Every file is read about once: keeping its blocks cached would only grow memory
             # with the data size (up to the limit above).
             engine.fetch(self.con, "SET enable_external_file_cache = false")
-        with contextlib.suppress(duckdb.Error):
-            # Parquet prefetching reads ahead whole row groups of every column (168 MB of
-            # buffers for the balances of 1M customers, 66 MB at 100k: it grows with the file)
-            # for no gain on local files: without it the same scan takes 10 MB, as fast.
-            engine.fetch(self.con, "SET disable_parquet_prefetching = true")
         self.findings: list[Finding] = []
         self.tables: dict[str, _Table] = {}
         self.sources: dict[str, Source] = {}

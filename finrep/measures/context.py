@@ -72,7 +72,7 @@ def drop_materialised(con: ibis.BaseBackend) -> None:
         f"WHERE temporary AND starts_with(table_name, '{_PREFIX}')"
     ).fetchall()
     for (name,) in rows:
-        con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+        con.raw_sql(f"DROP TABLE IF EXISTS {sql_ident(name)}")
 
 
 @ibis.udf.agg.builtin(name="bit_or")
@@ -524,9 +524,15 @@ class MeasureContext:
         return t.semi_join(self.customers, "customer_id")
 
     @cached_property
+    def service_any_channel(self) -> ir.Table:
+        """Service interactions of filtered customers on every channel (the first-contact
+        look-around ignores the channel filter)."""
+        return self._of_customers("service_interactions")
+
+    @cached_property
     def service(self) -> ir.Table:
         """Service interactions of filtered customers (and channels)."""
-        s = self._of_customers("service_interactions")
+        s = self.service_any_channel
         if self.filters.channel:
             s = s.filter(s.channel.isin(self.filters.channel))
         return s

@@ -98,15 +98,6 @@ def flagged_contacts(ctx: MeasureContext, start: date, end: date) -> ir.Table:
     return _flagged(ctx, ((start, end),))
 
 
-def _contacts(ctx: MeasureContext) -> ir.Table:
-    """Interactions of filtered customers on every channel (the look-around ignores the
-    channel filter), once per context: `MeasureContext._of_customers` skips the join with
-    the customers when no filter or stray customer needs it."""
-    if "_contacts_any_channel" not in ctx.__dict__:
-        ctx.__dict__["_contacts_any_channel"] = ctx._of_customers("service_interactions")
-    return ctx.__dict__["_contacts_any_channel"]
-
-
 def _within(column: ir.DateColumn, ranges: Sequence[tuple[date, date]]) -> ir.BooleanColumn:
     return functools.reduce(operator.or_, [(column >= a) & (column <= b) for a, b in ranges])
 
@@ -119,7 +110,7 @@ def _flagged(ctx: MeasureContext, ranges: Sequence[tuple[date, date]]) -> ir.Tab
     """
     days = ibis.interval(days=LOOKAROUND_DAYS)
     pad = timedelta(days=LOOKAROUND_DAYS)
-    s = _contacts(ctx)
+    s = ctx.service_any_channel
     s = s.filter(_within(s.date, [(a - pad, b + pad) for a, b in ranges]))
     # The immediately previous/next contact of the same customer and reason, in
     # (date, interaction_id) order: if any earlier (later) contact is within 7 days, this
@@ -283,7 +274,7 @@ def primary_category(ctx: MeasureContext, at: date, among: ir.Table | None = Non
 
 
 def _issue_matrix(ctx: MeasureContext, period: Period) -> pd.DataFrame:
-    s = _contacts(ctx)
+    s = ctx.service_any_channel
     if ctx.filters.channel:
         s = s.filter(s.channel.isin(ctx.filters.channel))
     s = s.filter(s.date >= period.start, s.date <= period.end, s.reason_code.isin(ISSUE_REASONS))

@@ -117,12 +117,10 @@ def _start_workers(n: int) -> list[_Worker]:
     pages and its start-up is paid once); elsewhere n interpreters are started."""
     import subprocess
     import sys
-    from pathlib import Path
 
-    env = dict(os.environ)
-    # The worker imports finrep from wherever this process did (a checkout or a wheel).
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    from finrep.render.chart_worker import worker_env
+
+    env = worker_env()
     env.setdefault("MPLBACKEND", "Agg")
     forking = hasattr(os, "fork")
     extra = n - 1 if forking else 0

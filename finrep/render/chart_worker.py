@@ -37,6 +37,17 @@ def write_frame(stream, payload: bytes) -> None:
     stream.flush()
 
 
+def worker_env() -> dict[str, str]:
+    """The environment for a worker interpreter (`python -m finrep…`): this one's, with finrep
+    importable from wherever this process imported it (a checkout or a wheel)."""
+    from pathlib import Path
+
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env
+
+
 def _warm_up(draw_chart) -> None:
     """Load fonts and matplotlib's caches while the parent is still computing measures."""
     import pandas as pd
