@@ -46,6 +46,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import re
 import sys
 import types
 from collections.abc import Callable, Iterable
@@ -56,6 +57,7 @@ from typing import Any
 
 import duckdb
 import ibis
+import ibis.backends.duckdb  # noqa: F401  (validation always runs on DuckDB: load it with us)
 
 from finrep import engine
 from finrep.config import Config, load_config
@@ -255,7 +257,8 @@ class _Run:
         self._parent_keys: dict[tuple[str, tuple[str, ...]], str] = {}
         # Rows whose foreign key found no parent, by (child, parent) table.
         self.orphans: dict[tuple[str, str], int] = {}
-        self.positions: tuple[str, int] | None = None
+        # (table, number of positions, whether their (customer, product) hashes are distinct)
+        self.positions: tuple[str, int, bool] | None = None
         self.late_money: str | None = None
 
     # ---- orchestration ----------------------------------------------------------------
@@ -1015,8 +1018,9 @@ class _Run:
             "WHERE NOT e._bad AND e.customer_id IS NOT NULL AND e.product_id IS NOT NULL "
             "GROUP BY e.customer_id, e.product_id)",
         )
-        n, multi = self.fetch(
-            enrollments, f"SELECT count(*), count(*) FILTER (WHERE multi) FROM {_id(name)}"
+        n, multi, hashes = self.fetch(
+            enrollments,
+            f"SELECT count(*), count(*) FILTER (WHERE multi), count(DISTINCT h) FROM {_id(name)}",
         )[0]
         late = None
         if multi:
@@ -1035,7 +1039,7 @@ class _Run:
                 f"UPDATE {_id(name)} SET money = money - (SELECT coalesce(sum(lm_money), 0) "
                 f"FROM {_id(late)} WHERE lm_c = c AND lm_p = p) WHERE multi",
             )
-        self.positions = (name, int(n))
+        self.positions = (name, int(n), hashes == n)
         self.late_money = late
         # The pairs are the parent keys of foreign keys to enrollments (retention, balances).
         keys = f"finrep_v_pairs_{next(_view_ids)}"
@@ -1046,14 +1050,15 @@ class _Run:
         )
         self._parent_keys[("enrollments", ("customer_id", "product_id"))] = keys
 
-    def _positions_with_closes(self) -> tuple[str, int, str] | None:
-        """The positions, their number, and a table of their close dates by ``pos_id``
+    def _positions_with_closes(self) -> tuple[str, int, str, bool] | None:
+        """The positions, their number, a table of their close dates by ``pos_id``
         (``cl_id``; earliest unrecovered churn in retention; a position never closed has no
-        row). A few rows, joined after the positions: copying the positions to add the column
-        cost a second table of every position."""
+        row), and whether the positions' hashes are distinct. The close dates are a few rows,
+        joined after the positions: copying the positions to add the column cost a second table
+        of every position."""
         if self.positions is None:
             return None
-        name, n = self.positions
+        name, n, distinct = self.positions
         retention = self.tables.get("retention")
         if retention is None:
             closes = "SELECT NULL::BIGINT AS cl_id, NULL::DATE AS close_date WHERE FALSE"
@@ -1069,7 +1074,7 @@ class _Run:
         pairs = self._parent_keys.pop(("enrollments", ("customer_id", "product_id")), None)
         if pairs is not None:
             engine.fetch(self.con, f"DROP VIEW IF EXISTS {_id(pairs)}")
-        return name, n, closed
+        return name, n, closed, distinct
 
     def _release_parent_keys(self) -> None:
         """Drop the parent key tables made so far (the balance checks use the positions; a
@@ -1117,7 +1122,7 @@ class _Run:
             row = self.scan(
                 table,
                 select,
-                lambda where: b.counted(b.sql(False, wide=False, where=where)),
+                lambda where: b.sql(False, wide=False, where=where, screen=b.SCREEN),
                 post=b.join_flagged,
             )
         n_bad, n_keys, disorder, malformed = (int(v or 0) for v in row[:4])
@@ -1363,8 +1368,17 @@ def _not_null(columns: Iterable[str], prefix: str = "") -> str:
 
 def _quick_any(rules: list[_Rule]) -> str:
     """A condition true on every row some rule (not already proven by statistics) may flag."""
-    quick = dict.fromkeys(f"({r.quick})" for r in rules if not r.proven)
-    return " OR ".join(["_bad", *quick])
+    quick = dict.fromkeys(r.quick for r in rules if not r.proven)
+    # NaN in any of several stored floats makes their sum NaN: one test instead of one per
+    # column (a sum of +inf and -inf is NaN too: a row screened in that the exact rules clear).
+    nans = [q[len("isnan(") : -1] for q in quick if _NAN_TEST.fullmatch(q)]
+    if len(nans) > 1:
+        quick = {q: None for q in quick if not _NAN_TEST.fullmatch(q)}
+        quick[f"isnan({' + '.join(nans)})"] = None
+    return " OR ".join(["_bad", *(f"({q})" for q in quick)])
+
+
+_NAN_TEST = re.compile(r'isnan\("r__\w+"\)')
 
 
 def _key_order_columns(keys: tuple[str, ...], single_file: bool = False) -> list[str]:
@@ -1425,6 +1439,7 @@ class _Balances:
     over every row by `rows_sql`, which needs no order.
     """
 
+    SCREEN = ("edge", "unordered", "break", "gap", "bad", "kd", "malformed")
     SEQUENCE = ("runs", "run_positions", "unordered", "breaks", "first_breaks", "gaps")
     ROWS = ("orphans", "bad_customer", "bad_product", "before_open", "after_close")
     ROW_RULES = ("before_open", "after_close")
@@ -1435,13 +1450,19 @@ class _Balances:
         table: _Table,
         tolerance: float,
         rules: list[_Rule],
-        positions: tuple[str, int, str] | None,
+        positions: tuple[str, int, str, bool] | None,
         late_money: str | None,
     ):
         self.table = table
         self.positions = positions
         self.rules = rules
         self.late_money = late_money
+        # The counting scan looks positions up by their hash alone when no two positions share
+        # one: the edge rows it keeps for that join (two per position) then carry no texts, so
+        # the join's table is half the size. A balance row of an unknown pair would be matched
+        # to a position only through a 64-bit collision with that position's hash.
+        self.by_hash = positions is not None and positions[3]
+        self.late = "0" if late_money is None else "late_"
         self.single_file = len(table.source.parts) <= 1
         tol = repr(float(tolerance))
         self.tolerance = tol
@@ -1450,7 +1471,7 @@ class _Balances:
             "unordered": "same AND date <= p_d",
             "breaks": f"same AND m - p_m <= 1 AND date > p_d AND abs(balance - expected) > {tol}",
             "first_breaks": "start AND pos_id IS NOT NULL AND NOT _bad "
-            f"AND abs(balance - (money + f + late_)) > {tol}",
+            f"AND abs(balance - (money + f + {self.late})) > {tol}",
             "gaps": "same AND m - p_m > 1",
         }
         # In `sql`, the row-to-row rules are computed once as flags.
@@ -1496,7 +1517,7 @@ class _Balances:
             "runs": runs,
             "unordered": b("unordered"),
             "breaks": b("break"),
-            "first_breaks": f"{runs} AND abs(balance - (money + f + late_)) > {tol}",
+            "first_breaks": f"{runs} AND abs(balance - (money + f + {self.late})) > {tol}",
             "gaps": b("gap"),
             "orphans": orphans,
             **{
@@ -1563,10 +1584,10 @@ class _Balances:
             f"{_FLOW} AS f, year(date) * 12 + month(date) AS m, k, qbad FROM ({raw})"
         )
 
-    def _join_positions(self, rows: str, key: str) -> str:
+    def _join_positions(self, rows: str, key: str, texts: bool = True) -> str:
         """`rows` with their position's enrollment facts (``pos_id`` null: no enrollment),
-        looked up by the (customer, product) hash `key` (null: no lookup) and then the texts
-        themselves."""
+        looked up by the (customer, product) hash `key` (null: no lookup) and, with `texts`,
+        then the texts themselves."""
         if self.positions is None:
             return (
                 "SELECT *, NULL::BIGINT AS pos_id, NULL::DATE AS open_date, NULL::DOUBLE AS money, "
@@ -1577,11 +1598,13 @@ class _Balances:
         facts = "pos.pos_id, pos.open_date, pos.money, cl.close_date, pos.c_ok, pos.p_ok"
         return (
             f"SELECT s.*, {facts} FROM ({rows}) s LEFT JOIN {pos} pos ON {key} = pos.h "
-            f"AND s.customer_id = pos.c AND s.product_id = pos.p LEFT JOIN {closes} cl "
-            "ON pos.pos_id = cl.cl_id"
+            + ("AND s.customer_id = pos.c AND s.product_id = pos.p " if texts else "")
+            + f"LEFT JOIN {closes} cl ON pos.pos_id = cl.cl_id"
         )
 
-    def sql(self, exact: bool, wide: bool = True, where: str = "") -> str:
+    def sql(
+        self, exact: bool, wide: bool = True, where: str = "", screen: tuple[str, ...] = ()
+    ) -> str:
         """Rows with what the sequence checks need. `exact` sorts each position's rows by
         (date, row); else the scan order is used (and checked: see `_Run._balances`). `wide`
         keeps the columns messages show; the counting scan leaves them out (fewer columns
@@ -1671,16 +1694,16 @@ class _Balances:
         }
         keep = [
             "_row",
-            "customer_id",
-            "product_id",
+            *(() if self.by_hash else ("customer_id", "product_id")),
             "h",
             "date",
             "balance",
             "f",
-            f"{late} AS late_",
+            *(() if late == "0" else ("late_",)),
             *(f"({c}) IS TRUE AS x_{n}" for n, c in parts.items()),
         ]
-        return f"SELECT {', '.join(keep)} FROM ({s})"
+        screened = f" WHERE {' OR '.join(f'({parts[n]})' for n in screen)}" if screen else ""
+        return f"SELECT {', '.join(keep)} FROM ({s}){screened}"
 
     def join_edges(self, rows: str, head: bool = True, every_row: bool = False) -> str:
         """`rows` (from `sql(wide=False)`) with the enrollment facts of a position's first and
@@ -1705,7 +1728,7 @@ class _Balances:
 
     def join_flagged(self, rows: str) -> str:
         """`rows` (from `sql(wide=False)`) with the enrollment facts of its edge rows."""
-        return self._join_positions(rows, "CASE WHEN s.x_edge THEN s.h END")
+        return self._join_positions(rows, "CASE WHEN s.x_edge THEN s.h END", texts=not self.by_hash)
 
     def rows_sql(self) -> str:
         """Every row joined with its position's facts (no order needed)."""

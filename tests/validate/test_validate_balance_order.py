@@ -68,9 +68,9 @@ def _paths_taken(monkeypatch) -> list[bool]:
     taken: list[bool] = []
     original = validate_module._Balances.sql
 
-    def spy(self, exact, wide=True, where=""):
+    def spy(self, exact, **kwargs):
         taken.append(exact)
-        return original(self, exact, wide=wide, where=where)
+        return original(self, exact, **kwargs)
 
     monkeypatch.setattr(validate_module._Balances, "sql", spy)
     return taken
