@@ -1108,9 +1108,14 @@ class _Run:
                 extra.append(f"count(*) FILTER (WHERE {missing})")
         exact = positions is None or not self._grouped_by_position(table)
         select = [*b.head_counts(), *b.counts(exact=exact), *extra]
-        if exact:
+        kept = None  # the sorted path's counted rows (see `_Balances.sorted_rows_sql`)
+        if exact and positions is not None:
+            kept = self.temp_table(table, "sorted", b.sorted_rows_sql())
+            # Head counts come from `_stream_head` below.
+            row = (0, 0, 0, 0, *self._count_sorted(b, kept))
+        elif exact:
             # Head counts come from `_stream_head` below: only the counts' rows are kept.
-            edges = b.join_edges(b.sql(True, wide=False), head=False, every_row=positions is None)
+            edges = b.join_edges(b.sql(True, wide=False), head=False, every_row=True)
             row = self.fetch(
                 table, f"SELECT {', '.join(select)} FROM ({edges}) s " + " ".join(joins)
             )[0]
@@ -1144,13 +1149,13 @@ class _Run:
             and not malformed
         ):
             exact = True
-            row = self.fetch(
-                table,
-                f"SELECT {', '.join(b.counts(exact=True))} FROM "
-                f"({b.join_edges(b.sql(exact=True, wide=False), head=False)})",
-            )[0]
-            counts = dict(zip(b.COUNTS, (int(v or 0) for v in row), strict=True))
-        self._list_balance_rules(table, b, b.sql(exact=exact), counts, b.SEQUENCE)
+            kept = self.temp_table(table, "sorted", b.sorted_rows_sql())
+            counts = dict(zip(b.COUNTS, self._count_sorted(b, kept), strict=True))
+        if kept is not None:
+            self._list_balance_rules(table, b, _id(kept), counts, b.SEQUENCE, kept=True)
+            engine.fetch(self.con, f"DROP TABLE IF EXISTS {_id(kept)}")
+        else:
+            self._list_balance_rules(table, b, f"({b.sql(exact=exact)})", counts, b.SEQUENCE)
         if positions is None:
             return
         if sum(counts[k] for k in b.ROWS):
@@ -1158,7 +1163,12 @@ class _Run:
             row = self.fetch(table, f"SELECT {', '.join(b.row_counts())} FROM ({b.rows_sql()})")[0]
             counts = dict(zip(b.ROWS, (int(v or 0) for v in row), strict=True))
             self._balance_keys(table, b, counts, b.rows_sql())
-            self._list_balance_rules(table, b, b.rows_sql(), counts, b.ROW_RULES)
+            self._list_balance_rules(table, b, f"({b.rows_sql()})", counts, b.ROW_RULES)
+
+    def _count_sorted(self, b: _Balances, kept: str) -> list[int]:
+        """`counts(exact=True)` over the table of `sorted_rows_sql`."""
+        row = self.fetch(None, f"SELECT {', '.join(b.counts(exact=True))} FROM {_id(kept)}")[0]
+        return [int(v or 0) for v in row]
 
     def _grouped_by_position(self, table: _Table, sample: int = 20_000) -> bool:
         """Whether the file seems to list each position's rows together (judged on its first
@@ -1223,10 +1233,14 @@ class _Run:
         self,
         table: _Table,
         b: _Balances,
-        s: str,
+        source: str,
         counts: dict[str, int],
         which: tuple[str, ...],
+        kept: bool = False,
     ) -> None:
+        """List the rows of each rule in `which` that `counts` found, from `source`: a
+        parenthesised query of `_Balances.sql` or `rows_sql` rows, or (`kept`) the table of
+        `_Balances.sorted_rows_sql`."""
         file = table.source.display
         enr = self.sources["enrollments"].display if "enrollments" in self.sources else ""
         ret = self.sources["retention"].display if "retention" in self.sources else ""
@@ -1237,22 +1251,23 @@ class _Run:
             ("before_open", "balance-before-open", "date"),
             ("after_close", "balance-after-close", "date"),
         ]
-        columns = (
-            "_file, _row, customer_id, product_id, date, balance, p_b, p__row, expected, "
-            "expected_first, money, p_d, m - p_m AS months, open_date, close_date"
-        )
+        columns = b.LISTED
         keys = [key for key, _, _ in specs if key in which and counts[key]]
-        source, kept = f"({s})", None
         condition = b.condition
-        if len(keys) > 1:
+        listed_table = None
+        if kept:
+            columns = columns.replace("m - p_m AS months", "months")
+            condition = b.count_conditions().__getitem__
+        elif len(keys) > 1:
             # Every listed rule's rows in one pass, kept in a table the listings then read: each
             # pass over `s` reads (and on the exact path sorts) every balance row.
             flags = ", ".join(f"({b.condition(k)}) IS TRUE AS {_id('is_' + k)}" for k in keys)
             flagged = " OR ".join(f"({b.condition(k)})" for k in keys)
-            kept = self.temp_table(
-                table, "listed", f"SELECT {columns}, {flags} FROM ({s}) WHERE {flagged}"
+            listed_table = self.temp_table(
+                table, "listed", f"SELECT {columns}, {flags} FROM {source} WHERE {flagged}"
             )
-            source, columns = _id(kept), columns.replace("m - p_m AS months", "months")
+            source = _id(listed_table)
+            columns = columns.replace("m - p_m AS months", "months")
 
             def condition(key: str) -> str:
                 return _id("is_" + key)
@@ -1315,8 +1330,8 @@ class _Run:
                 value = bal if column == "balance" else d
                 self.add(f, rule, "warning", message, row=row, column=column, value=value)
             self.add_more(file, rule, "warning", column, total, len(listed))
-        if kept is not None:
-            engine.fetch(self.con, f"DROP TABLE IF EXISTS {_id(kept)}")
+        if listed_table is not None:
+            engine.fetch(self.con, f"DROP TABLE IF EXISTS {_id(listed_table)}")
 
     # ---- enrollments vs retention ---------------------------------------------------------
     def _status_checks(self) -> None:
@@ -1524,26 +1539,31 @@ class _Balances:
             f"count(*) FILTER (WHERE {self._bit('malformed')})",
         ]
 
-    def counts(self, exact: bool) -> list[str]:
-        """Aggregates, in COUNTS order, over `sql(exact, wide=False)`. In the fast path the row
-        rules only screen the first and last rows (``orphans``: positions starting a run)."""
+    def count_conditions(self) -> dict[str, str]:
+        """The condition of each count but ``run_positions``, over the flagged rows of
+        `sql(wide=False)` or `sorted_rows_sql` (``orphans``: positions starting a run)."""
         b = self._bit
-        tol = self.tolerance
-        n_pos = self.positions[1] if self.positions else 0
         runs = f"{b('start')} AND pos_id IS NOT NULL AND NOT {b('malformed')}"
-        orphans = f"{b('keyed')} AND pos_id IS NULL AND {b('start')}"
-        conditions = {
+        return {
             "runs": runs,
             "unordered": b("unordered"),
             "breaks": b("break"),
-            "first_breaks": f"{runs} AND abs(balance - (money + f + {self.late})) > {tol}",
+            "first_breaks": f"{runs} AND abs(balance - (money + f + {self.late})) > "
+            f"{self.tolerance}",
             "gaps": b("gap"),
-            "orphans": orphans,
+            "orphans": f"{b('keyed')} AND pos_id IS NULL AND {b('start')}",
             **{
                 k: self.rows[k]
                 for k in ("bad_customer", "bad_product", "before_open", "after_close")
             },
         }
+
+    def counts(self, exact: bool) -> list[str]:
+        """Aggregates, in COUNTS order, over `sql(exact, wide=False)`. In the fast path the row
+        rules only screen the first and last rows."""
+        n_pos = self.positions[1] if self.positions else 0
+        conditions = self.count_conditions()
+        runs = conditions["runs"]
         out = []
         for key in self.COUNTS:
             if key == "run_positions":
@@ -1562,6 +1582,32 @@ class _Balances:
 
     def row_counts(self) -> list[str]:
         return [f"count(*) FILTER (WHERE {self.rows[k]})" for k in self.ROWS]
+
+    # What `_Run._list_balance_rules` shows of a row.
+    LISTED = (
+        "_file, _row, customer_id, product_id, date, balance, p_b, p__row, expected, "
+        "expected_first, money, p_d, m - p_m AS months, open_date, close_date"
+    )
+
+    def sorted_rows_sql(self) -> str:
+        """The rows `counts(exact=True)` counts (a position's first and last rows, and rows a
+        sequence rule flags), each position's rows sorted, with what listings show: kept in a
+        table, they serve the counts and every listing after one sort of the whole file."""
+        b = self._bit
+        flags = {
+            "start": "start",
+            "malformed": "_bad",
+            "unordered": "unordered_",
+            "break": "break_",
+            "gap": "gap_",
+            "keyed": "NOT _bad AND customer_id IS NOT NULL AND product_id IS NOT NULL",
+        }
+        kept = ", ".join(f"({c}) IS TRUE AS {b(n)}" for n, c in flags.items())
+        late = "" if self.late == "0" else ", late_"
+        return (
+            f"SELECT {self.LISTED}, f{late}, pos_id, c_ok, p_ok, {kept} "
+            f"FROM ({self.sql(exact=True)}) WHERE edge OR unordered_ OR break_ OR gap_"
+        )
 
     def _source(self, column: str) -> str:
         """The column to read: for Parquet stored with its own type, the stored value (no
