@@ -1251,23 +1251,21 @@ class _Run:
             ("before_open", "balance-before-open", "date"),
             ("after_close", "balance-after-close", "date"),
         ]
-        columns = b.LISTED
+        columns = b.listed(kept)
         keys = [key for key, _, _ in specs if key in which and counts[key]]
         condition = b.condition
         listed_table = None
         if kept:
-            columns = columns.replace("m - p_m AS months", "months")
             condition = b.count_conditions().__getitem__
         elif len(keys) > 1:
             # Every listed rule's rows in one pass, kept in a table the listings then read: each
-            # pass over `s` reads (and on the exact path sorts) every balance row.
+            # pass over `source` reads (and on the sorted path sorts) every balance row.
             flags = ", ".join(f"({b.condition(k)}) IS TRUE AS {_id('is_' + k)}" for k in keys)
             flagged = " OR ".join(f"({b.condition(k)})" for k in keys)
             listed_table = self.temp_table(
                 table, "listed", f"SELECT {columns}, {flags} FROM {source} WHERE {flagged}"
             )
-            source = _id(listed_table)
-            columns = columns.replace("m - p_m AS months", "months")
+            source, columns = _id(listed_table), b.listed(kept=True)
 
             def condition(key: str) -> str:
                 return _id("is_" + key)
@@ -1583,11 +1581,18 @@ class _Balances:
     def row_counts(self) -> list[str]:
         return [f"count(*) FILTER (WHERE {self.rows[k]})" for k in self.ROWS]
 
-    # What `_Run._list_balance_rules` shows of a row.
+    # What `_Run._list_balance_rules` shows of a row (``months``: since the row before).
     LISTED = (
-        "_file, _row, customer_id, product_id, date, balance, p_b, p__row, expected, "
-        "expected_first, money, p_d, m - p_m AS months, open_date, close_date"
+        *("_file", "_row", "customer_id", "product_id", "date", "balance", "p_b", "p__row"),
+        *("expected", "expected_first", "money", "p_d", "m - p_m AS months", "open_date"),
+        "close_date",
     )
+
+    @classmethod
+    def listed(cls, kept: bool = False) -> str:
+        """`LISTED` as a select list over `sql` or `rows_sql` rows, or (`kept`) over a table
+        made of them."""
+        return ", ".join(c.split(" AS ")[-1] if kept else c for c in cls.LISTED)
 
     def sorted_rows_sql(self) -> str:
         """The rows `counts(exact=True)` counts (a position's first and last rows, and rows a
@@ -1605,7 +1610,7 @@ class _Balances:
         kept = ", ".join(f"({c}) IS TRUE AS {b(n)}" for n, c in flags.items())
         late = "" if self.late == "0" else ", late_"
         return (
-            f"SELECT {self.LISTED}, f{late}, pos_id, c_ok, p_ok, {kept} "
+            f"SELECT {self.listed()}, f{late}, pos_id, c_ok, p_ok, {kept} "
             f"FROM ({self.sql(exact=True)}) WHERE edge OR unordered_ OR break_ OR gap_"
         )
 
