@@ -1611,7 +1611,8 @@ class _Balances:
         late = "" if self.late == "0" else ", late_"
         return (
             f"SELECT {self.listed()}, f{late}, pos_id, c_ok, p_ok, {kept} "
-            f"FROM ({self.sql(exact=True)}) WHERE edge OR unordered_ OR break_ OR gap_"
+            f"FROM ({self.sql(exact=True, minimal=True)}) "
+            "WHERE edge OR unordered_ OR break_ OR gap_"
         )
 
     def _source(self, column: str) -> str:
@@ -1673,18 +1674,24 @@ class _Balances:
         )
 
     def sql(
-        self, exact: bool, wide: bool = True, where: str = "", screen: tuple[str, ...] = ()
+        self,
+        exact: bool,
+        wide: bool = True,
+        where: str = "",
+        screen: tuple[str, ...] = (),
+        minimal: bool | None = None,
     ) -> str:
         """Rows with what the sequence checks need. `exact` sorts each position's rows by
         (date, row); else the scan order is used (and checked: see `_Run._balances`). `wide`
         keeps the columns messages show; the counting scan leaves them out (fewer columns
-        through the window and the join)."""
+        through the window and the join). `minimal` (by default: sorted and not `wide`) leaves
+        out the key and the value rules, which the sorted path checks in file order."""
         csv = self.table.source.format == "csv"
         # Positions are told apart by a hash of (customer, product): a number sorts and travels
         # through the window cheaper than two texts. In file order a false "same position"
         # between neighbours would need a 64-bit collision; sorted, the texts are compared too.
         window = "(PARTITION BY h ORDER BY date, _row)" if exact else "()"
-        base = self._base(exact and not wide, where)
+        base = self._base(exact and not wide if minimal is None else minimal, where)
         base = f"SELECT *, hash(customer_id, product_id) AS h FROM ({base})"
         lags = {"h": "h", "m": "m", "d": "date", "b": "balance", "f": "f", "_row": "_row", "k": "k"}
         if exact:
