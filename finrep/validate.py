@@ -1471,7 +1471,10 @@ class _Balances:
     over every row by `rows_sql`, which needs no order.
     """
 
+    # Rows the counting scans keep (fast path; sorted path, whose head counts come from a scan
+    # in file order): the others pass no rule and are neither a position's first nor last row.
     SCREEN = ("edge", "unordered", "break", "gap", "bad", "kd", "malformed")
+    SORTED_SCREEN = ("edge", "unordered", "break", "gap")
     SEQUENCE = ("runs", "run_positions", "unordered", "breaks", "first_breaks", "gaps")
     ROWS = ("orphans", "bad_customer", "bad_product", "before_open", "after_close")
     ROW_RULES = ("before_open", "after_close")
@@ -1611,8 +1614,7 @@ class _Balances:
         late = "" if self.late == "0" else ", late_"
         return (
             f"SELECT {self.listed()}, f{late}, pos_id, c_ok, p_ok, {kept} "
-            f"FROM ({self.sql(exact=True, minimal=True)}) "
-            "WHERE edge OR unordered_ OR break_ OR gap_"
+            f"FROM ({self.sql(exact=True, minimal=True, screen=self.SORTED_SCREEN)})"
         )
 
     def _source(self, column: str) -> str:
@@ -1750,6 +1752,9 @@ class _Balances:
                 + (", 0 AS late_" if late == "0" else "")
                 + f" FROM ({s})"
             )
+            if screen:  # only these rows go on to the join
+                named = {"edge": "edge", **{k[:-1]: k for k in flags}}
+                s = f"SELECT * FROM ({s}) WHERE {' OR '.join(named[n] for n in screen)}"
             s = self._join_positions(s, "CASE WHEN s.edge THEN s.h END")
             return f"SELECT *, money + f + {late} AS expected_first FROM ({s})"
         # Counting: only what the aggregates need goes through the join.
