@@ -32,7 +32,7 @@ from finrep.pack import (
     Visual,
 )
 from finrep.period import Period
-from finrep.sources import Tables, source_files
+from finrep.sources import Tables, file_digests, source_files
 
 Progress = Callable[[str, int, int], None]
 
@@ -168,6 +168,7 @@ def build_pack(
     config = config or load_config()
     report = progress or _silent
     run = open_run(tables_or_data_dir, period, filters, config)
+    digests = file_digests(run.ctx.tables)  # hashed while the measures run
     kpis = run.kpis(report)
     pages = build_pages(run, kpis, report, on_page)
     fact_tables: dict[str, pd.DataFrame] = {}
@@ -177,7 +178,7 @@ def build_pack(
         report("Workbook tables", 1, 1)
     tables = run.ctx.tables
     try:
-        sources = source_files(tables)
+        sources = source_files(tables, digests.result())
     except OSError as exc:
         raise DataError(f"{tables.data_dir}: cannot read the source files ({exc})") from None
     return Pack(
