@@ -97,6 +97,12 @@ def _spill_dir() -> Path:
     return _SPILL[0]
 
 
+def scratch_path(name: str) -> Path:
+    """`name` in this process's private temporary folder (DuckDB's spill folder; removed,
+    with everything in it, at exit)."""
+    return _spill_dir() / name
+
+
 def execute(expr: ibis.Expr, **kwargs: Any) -> pd.DataFrame | Any:
     """Run an ibis expression and return its (small) result as pandas."""
     return within_memory(ibis.get_backend(expr), lambda: expr.execute(**kwargs))

@@ -29,7 +29,14 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from finrep.config import Config
-from finrep.engine import execute, sql_ident, within_memory
+from finrep.engine import (
+    create_view,
+    execute,
+    scratch_path,
+    sql_ident,
+    sql_text,
+    within_memory,
+)
 from finrep.filters import Filters
 from finrep.period import add_months, month_end, month_start
 from finrep.schema import AGE_BANDS, STATE_REGION
@@ -39,40 +46,51 @@ _BLOCK = 31  # months per bit-mask block (a shift of 1 stays inside Spark's 32-b
 
 
 _names = itertools.count(1)
-_PREFIX = "_finrep_m"  # names of the tables `materialise` stores
+_PREFIX = "_finrep_m"  # names of the views (and files) `materialise` stores
 
 
 def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
-    """Run `expr` once and keep its rows in the engine (a temporary table on DuckDB; the
-    engine's own cache elsewhere). Later queries read the stored rows instead of recomputing.
+    """Run `expr` once and keep its rows (a Parquet file in the engine's private temporary
+    folder, read through a temporary view, on DuckDB; the engine's own cache elsewhere).
+    Later queries read the stored rows instead of recomputing.
 
-    DuckDB temporary tables live as long as the connection. (ibis' ``cache()`` is avoided on
-    DuckDB: with the installed sqlglot, dropping a cached table at exit prints a parser error.)
+    On DuckDB the rows are not kept as a temporary table: those live uncompressed in the
+    engine's working memory (`[engine] memory_limit`). At a million customers the stored
+    tables came to twice that limit, so they filled it for the whole run (the process's
+    peak grew by the limit) and were written out to spill files anyway. Parquet holds them
+    compressed on disk, outside that memory, for about the same time to write and read.
+    The columns keep `expr`'s types (each is cast to its ibis type, as a table would).
     """
-    if getattr(con, "name", "") == "duckdb":
-        name = f"{_PREFIX}{next(_names)}"
-
-        def create() -> ir.Table:
-            # ibis creates the table, then fills it: an attempt that ran out of memory (and
-            # is retried with more) leaves the empty table behind.
-            con.raw_sql(f"DROP TABLE IF EXISTS {sql_ident(name)}")
-            return con.create_table(name, expr, temp=True)
-
-        return within_memory(con, create)
-    return expr.cache()
+    if getattr(con, "name", "") != "duckdb":
+        return expr.cache()
+    name = f"{_PREFIX}{next(_names)}"
+    path = scratch_path(f"{name}.parquet")
+    schema = expr.schema()
+    # A retry with more memory (`within_memory`) writes the file again from the start.
+    within_memory(con, lambda: con.to_parquet(expr.cast(schema), path))
+    stored = create_view(con, name, f"SELECT * FROM read_parquet({sql_text(str(path))})")
+    stray = {
+        column: dtype
+        for column, dtype in schema.items()
+        if stored.schema()[column].copy(nullable=True) != dtype.copy(nullable=True)
+    }
+    # Parquet has no type for a few ibis types (e.g. an untyped null): read back as such.
+    return stored.mutate(**{c: stored[c].cast(t) for c, t in stray.items()}) if stray else stored
 
 
 def drop_materialised(con: ibis.BaseBackend) -> None:
-    """Drop every table `materialise` stored on a DuckDB connection (they live as long as
-    the connection: a run building many packs on one would keep every pack's)."""
+    """Drop every view (and its file) `materialise` stored on a DuckDB connection (they
+    live as long as the connection: a run building many packs on one would keep every
+    pack's)."""
     if getattr(con, "name", "") != "duckdb":
         return
     rows = con.raw_sql(
-        "SELECT table_name FROM duckdb_tables() "
-        f"WHERE temporary AND starts_with(table_name, '{_PREFIX}')"
+        "SELECT view_name FROM duckdb_views() "
+        f"WHERE temporary AND starts_with(view_name, '{_PREFIX}')"
     ).fetchall()
     for (name,) in rows:
-        con.raw_sql(f"DROP TABLE IF EXISTS {sql_ident(name)}")
+        con.raw_sql(f"DROP VIEW IF EXISTS {sql_ident(name)}")
+        scratch_path(f"{name}.parquet").unlink(missing_ok=True)
 
 
 @ibis.udf.agg.builtin(name="bit_or")
