@@ -81,9 +81,11 @@ from finrep.sources import (
 
 Progress = Callable[[str, int, int], None]
 
-# DuckDB's working memory for validation (it spills beyond). Measured at 1M customers
-# (2026-11-29): 1GB peaks at ~750 MB RSS, 192MB at ~405 MB (1.5x the 100k peak) but costs 30%
-# more CPU: the balance scan's join (3.5M first/last rows of positions hashed) spills.
+# DuckDB's working memory for validation (it spills beyond, so memory stays bounded whatever
+# the data's size). Measured at 1M customers (2026-11-29, RSS of the whole process): clean data
+# peaks at ~590 MB under 1GB, ~580 MB under 512MB, ~414 MB under 192MB (10% more CPU); the bad
+# copy of bench_validate.py (millions of bad rows: the sorted path) at 1.29 GB under 1GB in 87
+# s, 0.81 GB under 512MB but in 132 s.
 MEMORY_LIMIT = "1GB"
 # Tables without which no pack makes sense: a header-only file is an error, not a warning.
 CORE_TABLES = ("customers", "products", "enrollments", "account_balances")
