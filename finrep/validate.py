@@ -1117,7 +1117,7 @@ class _Run:
             row = (0, 0, 0, 0, *self._count_sorted(b, kept))
         elif exact:
             # Head counts come from `_stream_head` below: only the counts' rows are kept.
-            edges = b.join_edges(b.sql(True, wide=False), head=False, every_row=True)
+            edges = b.join_flagged(b.sql(True, wide=False))  # every row: foreign keys need them
             row = self.fetch(
                 table, f"SELECT {', '.join(select)} FROM ({edges}) s " + " ".join(joins)
             )[0]
@@ -1475,6 +1475,9 @@ class _Balances:
 
     # Rows the counting scans keep (fast path; sorted path, whose head counts come from a scan
     # in file order): the others pass no rule and are neither a position's first nor last row.
+    # Every aggregate of `counts` and `head_counts` is filtered on one of these flags, so the
+    # counts are the same, while the join and the aggregates see a few rows per position
+    # instead of every row (on clean data about a tenth).
     SCREEN = ("edge", "unordered", "break", "gap", "bad", "kd", "malformed")
     SORTED_SCREEN = ("edge", "unordered", "break", "gap")
     SEQUENCE = ("runs", "run_positions", "unordered", "breaks", "first_breaks", "gaps")
@@ -1788,27 +1791,6 @@ class _Balances:
         ]
         screened = f" WHERE {' OR '.join(f'({parts[n]})' for n in screen)}" if screen else ""
         return f"SELECT {', '.join(keep)} FROM ({s}){screened}"
-
-    def join_edges(self, rows: str, head: bool = True, every_row: bool = False) -> str:
-        """`rows` (from `sql(wide=False)`) with the enrollment facts of a position's first and
-        last rows (in each parallel range: see `_Run._balances`).
-
-        Only the rows some aggregate counts go on to the join: a position's first and last rows
-        and rows a flag marks (with `head`, also those of `head_counts`). Every aggregate of
-        `counts` and `head_counts` is filtered on one of those flags, so the counts are the
-        same, while the join and the aggregates see a few rows per position instead of every
-        row (on clean data about a tenth). `every_row` keeps them all (for aggregates that
-        need every row, such as foreign keys checked without enrollments)."""
-        if not every_row:
-            rows = self.counted(rows, head)
-        return self.join_flagged(rows)
-
-    def counted(self, rows: str, head: bool = True) -> str:
-        """The rows of `rows` some aggregate counts (see `join_edges`)."""
-        flags = ["edge", "unordered", "break", "gap"]
-        if head:
-            flags += ["bad", "kd", "malformed"]
-        return f"SELECT * FROM ({rows}) WHERE {' OR '.join(self._bit(f) for f in flags)}"
 
     def join_flagged(self, rows: str) -> str:
         """`rows` (from `sql(wide=False)`) with the enrollment facts of its edge rows."""

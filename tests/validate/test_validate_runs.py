@@ -100,10 +100,16 @@ def test_shuffled_file_finds_the_same_orphans(case_data):
 def test_balance_join_on_every_row_finds_the_same(case, case_data, monkeypatch):
     data = case_data(case)
     filtered = validate(data)
-    original = validate_module._Balances.join_edges
+    original = validate_module._Balances.sql
+    screens: list[tuple[str, ...]] = []
 
-    def every_row(self, rows, head=True, every_row=False):
-        return original(self, rows, head=head, every_row=True)
+    def spy(self, exact, **kwargs):
+        screens.append(kwargs.get("screen", ()))
+        return original(self, exact, **kwargs)
 
-    monkeypatch.setattr(validate_module._Balances, "join_edges", every_row)
+    # No screen: every balance row goes on to the join with the positions.
+    monkeypatch.setattr(validate_module._Balances, "SCREEN", ())
+    monkeypatch.setattr(validate_module._Balances, "SORTED_SCREEN", ())
+    monkeypatch.setattr(validate_module._Balances, "sql", spy)
     assert validate(data) == filtered
+    assert screens and not any(screens)
