@@ -20,9 +20,10 @@ one row per position per month, and there every row is its month's snapshot.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -152,6 +153,9 @@ class MeasureContext:
     # False when only the KPIs are wanted (`finrep measures`): measures that share one pass
     # between KPIs and a page's visuals then read just the months the KPIs need.
     with_visuals: bool = True
+    # What a measure module computes once per context and several measures read (customers at
+    # a date, service cubes, digital statistics), under the module's own key.
+    memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # ---- customers -------------------------------------------------------------------
     @cached_property

@@ -174,7 +174,7 @@ def customers_at(ctx: MeasureContext, at: date) -> ir.Table:
     the month of E), active (open_positions > 0), tenure_months.
 
     Built once per context and date: the Customer Insights and Digital pages both read it."""
-    cache = ctx.__dict__.setdefault("_customers_at", {})
+    cache = ctx.memo.setdefault("customers_at", {})
     if at not in cache:
         cache[at] = _customers_at(ctx, at)
     return cache[at]

@@ -184,7 +184,7 @@ def _stats(ctx: MeasureContext, periods: Sequence[Period] = (), trend: bool = Fa
     if trend:
         trail = _trail(ctx)
         wanted.append((trail.start, trail.end))
-    cache = ctx.__dict__.setdefault("_digital_stats", [])
+    cache = ctx.memo.setdefault("digital_stats", [])
     for stats in cache:
         if all(w in stats.users for w in wanted) and (stats.has_median or not trend):
             return stats

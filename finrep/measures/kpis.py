@@ -13,7 +13,7 @@ all its values are None (and so are the changes).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -195,6 +195,7 @@ class MeasureRun:
     period: Period
     coverage: Coverage
     config: Config
+    _kpis: dict[str, KPI] | None = field(default=None, init=False, repr=False)
 
     @property
     def previous(self) -> Period:
@@ -263,7 +264,7 @@ class MeasureRun:
 
     def kpis(self, progress: Progress | None = None) -> dict[str, KPI]:
         """Every KPI of MEASURES.md with its comparisons, by key, in catalogue order."""
-        if "_kpis" not in self.__dict__:
+        if self._kpis is None:
             report = progress or (lambda step, done, total: None)
             report("KPIs", 0, 3)
             indexes = [i for i in range(3) if self.covered(i)]
@@ -275,10 +276,10 @@ class MeasureRun:
             blank = dict.fromkeys(KPI_KEYS)
             r = [rows.get(i, blank) for i in range(3)]
             meta = kpi_meta()
-            self.__dict__["_kpis"] = {
+            self._kpis = {
                 k: make_kpi(k, r[0].get(k), r[1].get(k), r[2].get(k), meta) for k in KPI_KEYS
             }
-        return self.__dict__["_kpis"]
+        return self._kpis
 
 
 def _per_periods(module, name: str, ctx, periods, active) -> list[dict]:

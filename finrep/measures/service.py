@@ -148,7 +148,7 @@ def contact_cube(ctx: MeasureContext, start: date, end: date) -> pd.DataFrame:
     contacts, scored, score_sum, csat (score ≥ 4), handle_n, handle_sum, first,
     resolved_first (first and Resolved), fcr, issues (issue reasons).
     """
-    cache = ctx.__dict__.setdefault("_service_cubes", {})
+    cache = ctx.memo.setdefault("service_cubes", {})
     whole_months = start == month_start(start) and end == month_end(end)
     for (a, b), cube in cache.items():
         # A cube over a wider range holds the same month rows: flags look only 7 days
