@@ -95,7 +95,7 @@ def drop_materialised(con: ibis.BaseBackend) -> None:
 
 
 @ibis.udf.agg.builtin(name="bit_or")
-def _bit_or(x: int) -> int:  # type: ignore[empty-body]
+def bit_or(x: int) -> int:  # type: ignore[empty-body]
     """Bitwise OR of a group's values (DuckDB and Spark SQL both call it bit_or)."""
 
 
@@ -412,9 +412,9 @@ class MeasureContext:
         if known:
             blocks = list(range((_month_index(pd.Timestamp(last)) - base) // size + 1))
         if len(blocks) == 1:  # every dated row is in block 0
-            masks = {"m0": _bit_or(b._bit)}
+            masks = {"m0": bit_or(b._bit)}
         else:
-            masks = {f"m{k}": _bit_or(ibis.ifelse(b._block == k, b._bit, 0)) for k in blocks}
+            masks = {f"m{k}": bit_or(ibis.ifelse(b._block == k, b._bit, 0)) for k in blocks}
         months = {}
         if self.with_visuals:
             end, year_ago = self._stat_months

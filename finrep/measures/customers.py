@@ -23,7 +23,7 @@ import pandas as pd
 from finrep.config import Config
 from finrep.engine import execute
 from finrep.measures.assets import Coverage, trend_window
-from finrep.measures.context import MeasureContext, _bit_or, materialise
+from finrep.measures.context import MeasureContext, bit_or, materialise
 from finrep.pack import Visual
 from finrep.period import Period, add_months, month_end
 from finrep.schema import AGE_BANDS, ENROLLMENT_CHANNELS, PRODUCT_CATEGORIES, SEGMENTS
@@ -112,7 +112,7 @@ def customer_counts(ctx: MeasureContext, periods: Sequence[Period]) -> list[Cust
         flag(f"ce{j}", opened & (p.close_date > per.end))  # some close after E
     mask = functools.reduce(operator.add, terms)  # distinct bits: the sum is their OR
     counts = {f"n{i}": p.product_id.count(where=_open_at(p, d)) for i, d in enumerate(ends)}
-    per_customer = p.group_by("customer_id").aggregate(_flags=_bit_or(mask), **counts)
+    per_customer = p.group_by("customer_id").aggregate(_flags=bit_or(mask), **counts)
     pop = ctx.population.select("customer_id", "enrollment_date")
     c = pop.left_join(per_customer, "customer_id")
     flags = c._flags.fill_null(0)

@@ -22,7 +22,7 @@ from finrep.engine import execute
 from finrep.measures.context import (
     _BLOCK,
     MeasureContext,
-    _bit_or,
+    bit_or,
     materialise,
     month_index_expr,
 )
@@ -285,12 +285,12 @@ def _distinct_users(
     masks = {}
     for k in blocks:
         if len(blocks) == 1:  # every row lies in the window: no per-row block test
-            masks["m0"] = _bit_or(g._bit)
-            masks["p0"] = _bit_or(ibis.ifelse(g._mobile, g._bit, 0))
+            masks["m0"] = bit_or(g._bit)
+            masks["p0"] = bit_or(ibis.ifelse(g._mobile, g._bit, 0))
             continue
         inside = g._block == k
-        masks[f"m{k}"] = _bit_or(ibis.ifelse(inside, g._bit, 0))
-        masks[f"p{k}"] = _bit_or(ibis.ifelse(inside & g._mobile, g._bit, 0))
+        masks[f"m{k}"] = bit_or(ibis.ifelse(inside, g._bit, 0))
+        masks[f"p{k}"] = bit_or(ibis.ifelse(inside & g._mobile, g._bit, 0))
     c = materialise(ctx.tables.con, g.group_by("customer_id").aggregate(**masks))
     # A null customer_id is a group of its own, and no customer: it too needs the join.
     narrow = ctx._customer_filtered or bool(
