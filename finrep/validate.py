@@ -259,7 +259,7 @@ class _Run:
         self._parent_keys: dict[tuple[str, tuple[str, ...]], str] = {}
         # Rows whose foreign key found no parent, by (child, parent) table.
         self.orphans: dict[tuple[str, str], int] = {}
-        # (table, number of positions, whether their (customer, product) hashes are distinct)
+        # (table, largest position id, whether their (customer, product) hashes are distinct)
         self.positions: tuple[str, int, bool] | None = None
         self.late_money: str | None = None
 
@@ -1003,26 +1003,51 @@ class _Run:
                 keys = self.parent_keys(parent, (column,))
                 exists[parent] = (
                     f"LEFT JOIN {_id(keys)} x_{parent} ON e.{column} = x_{parent}.{column}",
-                    f"bool_and(x_{parent}._m IS NOT NULL)",
+                    f"x_{parent}._m IS NOT NULL",
                 )
             else:  # already proven (or nothing to check against)
                 exists[parent] = ("", "TRUE")
         month = "year(e.enrollment_date) * 12 + month(e.enrollment_date)"
+        keyed = "NOT e._bad AND e.customer_id IS NOT NULL AND e.product_id IS NOT NULL"
+        rows, pairs, last = self.fetch(
+            enrollments,
+            "SELECT count(*), count(DISTINCT hash(customer_id, product_id)), max(_row) "
+            f"FROM {_id(enrollments.chk)} e WHERE {keyed}",
+        )[0]
+        joins = f"{exists['customers'][0]} {exists['products'][0]}"
+        once = rows == pairs and len(enrollments.source.parts) <= 1
+        if once:
+            # Each pair enrolled once (distinct hashes, so distinct pairs): a position is its
+            # row, numbered by its record (no grouping by two texts over every enrollment, and
+            # no numbering pass on one core).
+            positions = (
+                "SELECT e._row - 1 AS pos_id, e.customer_id AS c, e.product_id AS p, "
+                "e.enrollment_date AS open_date, "
+                f"e.initial_investment AS money, {month} AS open_m, FALSE AS multi, "
+                f"{exists['customers'][1]} AS c_ok, {exists['products'][1]} AS p_ok "
+                f"FROM {_id(enrollments.chk)} e {joins} WHERE {keyed}"
+            )
+        else:
+            positions = (
+                "SELECT e.customer_id AS c, e.product_id AS p, min(e.enrollment_date) AS "
+                f"open_date, sum(e.initial_investment) AS money, min({month}) AS open_m, "
+                f"min({month}) < max({month}) AS multi, "
+                f"bool_and({exists['customers'][1]}) AS c_ok, "
+                f"bool_and({exists['products'][1]}) AS p_ok "
+                f"FROM {_id(enrollments.chk)} e {joins} WHERE {keyed} "
+                "GROUP BY e.customer_id, e.product_id"
+            )
+        numbered = "" if once else "row_number() OVER () AS pos_id, "
         name = self.temp_table(
             enrollments,
             "positions",
-            "SELECT row_number() OVER () AS pos_id, hash(c, p) AS h, * FROM ("
-            "SELECT e.customer_id AS c, e.product_id AS p, min(e.enrollment_date) AS open_date, "
-            f"sum(e.initial_investment) AS money, min({month}) AS open_m, "
-            f"min({month}) < max({month}) AS multi, "
-            f"{exists['customers'][1]} AS c_ok, {exists['products'][1]} AS p_ok "
-            f"FROM {_id(enrollments.chk)} e {exists['customers'][0]} {exists['products'][0]} "
-            "WHERE NOT e._bad AND e.customer_id IS NOT NULL AND e.product_id IS NOT NULL "
-            "GROUP BY e.customer_id, e.product_id)",
+            f"SELECT {numbered}hash(c, p) AS h, * FROM ({positions})",
         )
         n, multi, hashes = self.fetch(
             enrollments,
-            f"SELECT count(*), count(*) FILTER (WHERE multi), count(DISTINCT h) FROM {_id(name)}",
+            "SELECT count(*), count(*) FILTER (WHERE multi), "
+            + ("count(*)" if once else "count(DISTINCT h)")
+            + f" FROM {_id(name)}",
         )[0]
         late = None
         if multi:
@@ -1041,7 +1066,8 @@ class _Run:
                 f"UPDATE {_id(name)} SET money = money - (SELECT coalesce(sum(lm_money), 0) "
                 f"FROM {_id(late)} WHERE lm_c = c AND lm_p = p) WHERE multi",
             )
-        self.positions = (name, int(n), hashes == n)
+        # Ids run from 1 to n (numbered) or to the last record number - 1 (records).
+        self.positions = (name, int(last) - 1 if once and n else int(n), hashes == n)
         self.late_money = late
         # The pairs are the parent keys of foreign keys to enrollments (retention, balances).
         keys = f"finrep_v_pairs_{next(_view_ids)}"
@@ -1053,7 +1079,7 @@ class _Run:
         self._parent_keys[("enrollments", ("customer_id", "product_id"))] = keys
 
     def _positions_with_closes(self) -> tuple[str, int, str, bool] | None:
-        """The positions, their number, a table of their close dates by ``pos_id``
+        """The positions, their largest id, a table of their close dates by ``pos_id``
         (``cl_id``; earliest unrecovered churn in retention; a position never closed has no
         row), and whether the positions' hashes are distinct. The close dates are a few rows,
         joined after the positions: copying the positions to add the column cost a second table
@@ -1573,7 +1599,7 @@ class _Balances:
         out = []
         for key in self.COUNTS:
             if key == "run_positions":
-                # Distinct positions starting a run: a bitmap of pos_id 1…n, set on run starts
+                # Distinct positions starting a run: a bitmap of the ids 1…largest, set on run starts
                 # only. (count(DISTINCT) would make DuckDB keep every row of the scan for a
                 # second pass.) Bitmaps of parallel ranges are or-ed by `_Run.scan`. Sorted
                 # (`exact`), each position is one run by construction: not counted.
