@@ -263,6 +263,7 @@ class _Run:
         # (table, largest position id, whether their (customer, product) hashes are distinct)
         self.positions: tuple[str, int, bool] | None = None
         self.late_money: str | None = None
+        self.files: list[Path] = []  # of `parquet_table`, deleted when the run ends
 
     # ---- orchestration ----------------------------------------------------------------
     def all(self) -> list[Finding]:
@@ -276,6 +277,8 @@ class _Run:
             self.progress("validate", total, total)
         finally:
             self.con.disconnect()
+            for file in self.files:
+                file.unlink(missing_ok=True)
         order = {rule: i for i, rule in enumerate(RULE_ORDER)}
         tables = {name: i for i, name in enumerate(TABLES)}
         # Stable sort: by table (file order of schema.py), then rule; rows stay in listing order.
@@ -349,7 +352,9 @@ class _Run:
         temporary folder (read through a view): a temporary table lives uncompressed in
         DuckDB's working memory, which then grows with the data."""
         name = f"finrep_t_{prefix}_{next(_view_ids)}"
-        path = _q(str(engine.scratch_path(f"{name}.parquet")))
+        file = engine.scratch_path(f"{name}.parquet")
+        self.files.append(file)
+        path = _q(str(file))
         self.fetch(table, f"COPY ({sql}) TO {path} (FORMAT parquet, COMPRESSION uncompressed)")
         self.fetch(table, f"CREATE TEMP VIEW {_id(name)} AS SELECT * FROM read_parquet({path})")
         return name

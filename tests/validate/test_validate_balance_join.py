@@ -76,3 +76,20 @@ def test_lookup_by_texts_gives_the_same_findings(data, monkeypatch):
 
     monkeypatch.setattr(validate_module._Balances, "__init__", by_texts)
     assert validate(folder) == by_hash
+
+
+def test_positions_file_is_used_and_removed(data, monkeypatch):
+    """The positions are kept in a Parquet file during the run, and the file is gone after."""
+    folder, expected = data
+    original = validate_module._Run.parquet_table
+    made = []
+
+    def spy(self, *args, **kwargs):
+        name = original(self, *args, **kwargs)
+        made.append(self.files[-1])
+        assert made[-1].is_file()
+        return name
+
+    monkeypatch.setattr(validate_module._Run, "parquet_table", spy)
+    assert _keyed(validate(folder)) == expected
+    assert made and not any(path.exists() for path in made)
