@@ -163,6 +163,18 @@ def create_view(con: ibis.BaseBackend, name: str, select_sql: str) -> ir.Table:
     return con.table(name)
 
 
+def parquet_view(con: ibis.BaseBackend, name: str, select_sql: str) -> Path:
+    """DuckDB: run `select_sql` once into a Parquet file of this process's private temporary
+    folder and make the temporary view `name` over it; returns the file (the caller deletes
+    it when done; the folder goes at exit). Unlike a temporary table, whose rows live
+    uncompressed in the engine's working memory and so grow it with the data, the file sits
+    on disk. A retry with more memory (`within_memory`) writes the file again."""
+    path = scratch_path(f"{name}.parquet")
+    fetch(con, f"COPY ({select_sql}) TO {sql_text(str(path))} (FORMAT parquet)")
+    create_view(con, name, f"SELECT * FROM read_parquet({sql_text(str(path))})")
+    return path
+
+
 def fetch(con: ibis.BaseBackend, sql: str) -> list[tuple[Any, ...]]:
     """DuckDB: run one SQL query and return its (small) result as tuples."""
     return within_memory(con, lambda: con.raw_sql(sql).fetchall())

@@ -46,14 +46,13 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-import re
 import sys
 import types
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import duckdb
 import ibis
@@ -123,6 +122,15 @@ RULE_ORDER = (
     "month-gap",
     "status-contradiction",
 )
+
+
+class _Positions(NamedTuple):
+    """One run's positions (see `_Run._make_positions`)."""
+
+    table: str
+    last_id: int  # ids run from 1 to this (bitmaps of positions span them)
+    distinct_hashes: bool  # no two positions share a (customer, product) hash
+    closes: str = ""  # table of close dates by ``pos_id`` (`_Run._positions_with_closes`)
 
 
 @dataclass(frozen=True)
@@ -260,8 +268,7 @@ class _Run:
         self._parent_keys: dict[tuple[str, tuple[str, ...]], str] = {}
         # Rows whose foreign key found no parent, by (child, parent) table.
         self.orphans: dict[tuple[str, str], int] = {}
-        # (table, largest position id, whether their (customer, product) hashes are distinct)
-        self.positions: tuple[str, int, bool] | None = None
+        self.positions: _Positions | None = None
         self.late_money: str | None = None
         self.files: list[Path] = []  # of `parquet_table`, deleted when the run ends
 
@@ -347,16 +354,11 @@ class _Run:
         self.fetch(table, f"CREATE TEMP TABLE {_id(name)} AS {sql}")
         return name
 
-    def parquet_table(self, table: _Table | None, prefix: str, sql: str) -> str:
-        """Like `temp_table`, but the rows are kept in a Parquet file of the engine's private
-        temporary folder (read through a view): a temporary table lives uncompressed in
-        DuckDB's working memory, which then grows with the data."""
+    def parquet_table(self, prefix: str, sql: str) -> str:
+        """Like `temp_table`, but the rows are kept in a Parquet file read through a view
+        (`engine.parquet_view`): out of DuckDB's working memory."""
         name = f"finrep_t_{prefix}_{next(_view_ids)}"
-        file = engine.scratch_path(f"{name}.parquet")
-        self.files.append(file)
-        path = _q(str(file))
-        self.fetch(table, f"COPY ({sql}) TO {path} (FORMAT parquet, COMPRESSION uncompressed)")
-        self.fetch(table, f"CREATE TEMP VIEW {_id(name)} AS SELECT * FROM read_parquet({path})")
+        self.files.append(engine.parquet_view(self.con, name, sql))
         return name
 
     def ranges(self, table: _Table) -> list[tuple[int, int]]:
@@ -683,7 +685,7 @@ class _Run:
             no_nulls = st is not None and st.null_count == 0
             if not col.nullable:
                 where = f"{ok} AND {c} IS NULL AND {blank}"
-                quick, proven = where, False
+                quick, proven, nan_of = where, False, ""
                 if parquet and kind == "string" and col.dtype == "string" and not col.enum:
                     quick = f"{r} IS NULL OR {r} = ''"
                     proven = no_nulls and isinstance(st.min, str) and st.min != ""
@@ -694,10 +696,19 @@ class _Run:
                     proven = col.name in clean_enums
                 elif native and kind == "float":
                     quick = f"{r} IS NULL OR isnan({r})" if not no_nulls else f"isnan({r})"
+                    nan_of = r if no_nulls else ""
                 elif native and kind != "null":
                     quick, proven = f"{r} IS NULL", no_nulls
                 rules.append(
-                    _Rule("missing-value", "error", col, where, quick=quick, proven=proven)
+                    _Rule(
+                        "missing-value",
+                        "error",
+                        col,
+                        where,
+                        quick=quick,
+                        proven=proven,
+                        nan_of=nan_of,
+                    )
                 )
             if col.dtype != "string":
                 invalid = f"{ok} AND {c} IS NULL AND NOT {blank}"
@@ -1057,15 +1068,17 @@ class _Run:
         select = f"SELECT {numbered}hash(c, p) AS h, * FROM ({positions})"
         if once:
             # Read again by the balance scan only: kept in a file, not in DuckDB's memory.
-            name = self.parquet_table(enrollments, "positions", select)
+            name = self.parquet_table("positions", select)
         else:  # money is corrected below: a table
             name = self.temp_table(enrollments, "positions", select)
-        n, multi, hashes = self.fetch(
-            enrollments,
-            "SELECT count(*), count(*) FILTER (WHERE multi), "
-            + ("count(*)" if once else "count(DISTINCT h)")
-            + f" FROM {_id(name)}",
-        )[0]
+        if once:  # one position per counted row, none enrolled twice, hashes distinct
+            n, multi, hashes = rows, 0, rows
+        else:
+            n, multi, hashes = self.fetch(
+                enrollments,
+                "SELECT count(*), count(*) FILTER (WHERE multi), count(DISTINCT h) "
+                f"FROM {_id(name)}",
+            )[0]
         late = None
         if multi:
             # Enrolled again in a later month (rare): that new money enters the identity in its
@@ -1084,7 +1097,7 @@ class _Run:
                 f"FROM {_id(late)} WHERE lm_c = c AND lm_p = p) WHERE multi",
             )
         # Ids run from 1 to n (numbered) or to the last record number - 1 (records).
-        self.positions = (name, int(last) - 1 if once and n else int(n), hashes == n)
+        self.positions = _Positions(name, int(last) - 1 if once and n else int(n), hashes == n)
         self.late_money = late
         # The pairs are the parent keys of foreign keys to enrollments (retention, balances).
         keys = f"finrep_v_pairs_{next(_view_ids)}"
@@ -1095,15 +1108,14 @@ class _Run:
         )
         self._parent_keys[("enrollments", ("customer_id", "product_id"))] = keys
 
-    def _positions_with_closes(self) -> tuple[str, int, str, bool] | None:
-        """The positions, their largest id, a table of their close dates by ``pos_id``
-        (``cl_id``; earliest unrecovered churn in retention; a position never closed has no
-        row), and whether the positions' hashes are distinct. The close dates are a few rows,
-        joined after the positions: copying the positions to add the column cost a second table
-        of every position."""
+    def _positions_with_closes(self) -> _Positions | None:
+        """The positions with a table of their close dates by ``pos_id`` (``cl_id``; earliest
+        unrecovered churn in retention; a position never closed has no row). The close dates
+        are a few rows, joined after the positions: copying the positions to add the column
+        cost a second table of every position."""
         if self.positions is None:
             return None
-        name, n, distinct = self.positions
+        name = self.positions.table
         retention = self.tables.get("retention")
         if retention is None:
             closes = "SELECT NULL::BIGINT AS cl_id, NULL::DATE AS close_date WHERE FALSE"
@@ -1119,7 +1131,7 @@ class _Run:
         pairs = self._parent_keys.pop(("enrollments", ("customer_id", "product_id")), None)
         if pairs is not None:
             engine.fetch(self.con, f"DROP VIEW IF EXISTS {_id(pairs)}")
-        return name, n, closed, distinct
+        return self.positions._replace(closes=closed)
 
     def _release_parent_keys(self) -> None:
         """Drop the parent key tables made so far (the balance checks use the positions; a
@@ -1445,17 +1457,16 @@ def _not_null(columns: Iterable[str], prefix: str = "") -> str:
 
 def _quick_any(rules: list[_Rule]) -> str:
     """A condition true on every row some rule (not already proven by statistics) may flag."""
-    quick = dict.fromkeys(r.quick for r in rules if not r.proven)
+    live = [r for r in rules if not r.proven]
+    nans = list(dict.fromkeys(r.nan_of for r in live if r.nan_of))
+    if len(nans) < 2:
+        nans = []
+    quick = dict.fromkeys(r.quick for r in live if not (nans and r.nan_of))
     # NaN in any of several stored floats makes their sum NaN: one test instead of one per
     # column (a sum of +inf and -inf is NaN too: a row screened in that the exact rules clear).
-    nans = [q[len("isnan(") : -1] for q in quick if _NAN_TEST.fullmatch(q)]
-    if len(nans) > 1:
-        quick = {q: None for q in quick if not _NAN_TEST.fullmatch(q)}
+    if nans:
         quick[f"isnan({' + '.join(nans)})"] = None
     return " OR ".join(["_bad", *(f"({q})" for q in quick)])
-
-
-_NAN_TEST = re.compile(r'isnan\("r__\w+"\)')
 
 
 def _key_order_columns(keys: tuple[str, ...], single_file: bool = False) -> list[str]:
@@ -1523,6 +1534,8 @@ class _Balances:
     # instead of every row (on clean data about a tenth).
     SCREEN = ("edge", "unordered", "break", "gap", "bad", "kd", "malformed")
     SORTED_SCREEN = ("edge", "unordered", "break", "gap")
+    # A row with a well-formed (customer, product) key: one that should have a position.
+    KEYED = "NOT _bad AND customer_id IS NOT NULL AND product_id IS NOT NULL"
     SEQUENCE = ("runs", "run_positions", "unordered", "breaks", "first_breaks", "gaps")
     ROWS = ("orphans", "bad_customer", "bad_product", "before_open", "after_close")
     ROW_RULES = ("before_open", "after_close")
@@ -1533,7 +1546,7 @@ class _Balances:
         table: _Table,
         tolerance: float,
         rules: list[_Rule],
-        positions: tuple[str, int, str, bool] | None,
+        positions: _Positions | None,
         late_money: str | None,
     ):
         self.table = table
@@ -1544,7 +1557,7 @@ class _Balances:
         # one: the edge rows it keeps for that join (two per position) then carry no texts, so
         # the join's table is half the size. A balance row of an unknown pair would be matched
         # to a position only through a 64-bit collision with that position's hash.
-        self.by_hash = positions is not None and positions[3]
+        self.by_hash = positions is not None and positions.distinct_hashes
         self.late = "0" if late_money is None else "late_"
         self.single_file = len(table.source.parts) <= 1
         tol = repr(float(tolerance))
@@ -1560,8 +1573,7 @@ class _Balances:
         # In `sql`, the row-to-row rules are computed once as flags.
         self.flagged = {"unordered": "unordered_", "breaks": "break_", "gaps": "gap_"}
         self.rows = {
-            "orphans": "pos_id IS NULL AND customer_id IS NOT NULL AND product_id IS NOT NULL "
-            "AND NOT _bad",
+            "orphans": f"pos_id IS NULL AND {self.KEYED}",
             "bad_customer": "pos_id IS NOT NULL AND NOT c_ok",
             "bad_product": "pos_id IS NOT NULL AND NOT p_ok",
             "before_open": "pos_id IS NOT NULL AND date < open_date",
@@ -1610,7 +1622,7 @@ class _Balances:
     def counts(self, exact: bool) -> list[str]:
         """Aggregates, in COUNTS order, over `sql(exact, wide=False)`. In the fast path the row
         rules only screen the first and last rows."""
-        n_pos = self.positions[1] if self.positions else 0
+        n_pos = self.positions.last_id if self.positions else 0
         conditions = self.count_conditions()
         runs = conditions["runs"]
         out = []
@@ -1656,7 +1668,7 @@ class _Balances:
             "unordered": "unordered_",
             "break": "break_",
             "gap": "gap_",
-            "keyed": "NOT _bad AND customer_id IS NOT NULL AND product_id IS NOT NULL",
+            "keyed": self.KEYED,
         }
         kept = ", ".join(f"({c}) IS TRUE AS {b(n)}" for n, c in flags.items())
         late = "" if self.late == "0" else ", late_"
@@ -1715,7 +1727,7 @@ class _Balances:
                 "NULL::DATE AS close_date, TRUE AS c_ok, TRUE AS p_ok "
                 f"FROM ({rows})"
             )
-        pos, closes = _id(self.positions[0]), _id(self.positions[2])
+        pos, closes = _id(self.positions.table), _id(self.positions.closes)
         facts = "pos.pos_id, pos.open_date, pos.money, cl.close_date, pos.c_ok, pos.p_ok"
         return (
             f"SELECT s.*, {facts} FROM ({rows}) s LEFT JOIN {pos} pos ON {key} = pos.h "
@@ -1818,7 +1830,7 @@ class _Balances:
             "break": flags["break_"],
             "gap": flags["gap_"],
             "start": "start",
-            "keyed": "NOT _bad AND customer_id IS NOT NULL AND product_id IS NOT NULL",
+            "keyed": self.KEYED,
             "edge": "edge",
             "malformed": "_bad",
         }
@@ -1946,6 +1958,8 @@ class _Rule:
     detail: str = ""
     quick: str = ""
     proven: bool = False
+    # The stored float column when `quick` is just its NaN test (`_quick_any` sums them).
+    nan_of: str = ""
 
     def __post_init__(self) -> None:
         if not self.quick:

@@ -31,12 +31,11 @@ import pandas as pd
 
 from finrep.config import Config
 from finrep.engine import (
-    create_view,
+    compile_sql,
     execute,
+    parquet_view,
     scratch_path,
     sql_ident,
-    sql_text,
-    within_memory,
 )
 from finrep.filters import Filters
 from finrep.period import add_months, month_end, month_start
@@ -65,11 +64,9 @@ def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
     if getattr(con, "name", "") != "duckdb":
         return expr.cache()
     name = f"{_PREFIX}{next(_names)}"
-    path = scratch_path(f"{name}.parquet")
     schema = expr.schema()
-    # A retry with more memory (`within_memory`) writes the file again from the start.
-    within_memory(con, lambda: con.to_parquet(expr.cast(schema), path))
-    stored = create_view(con, name, f"SELECT * FROM read_parquet({sql_text(str(path))})")
+    parquet_view(con, name, compile_sql(expr.cast(schema)))
+    stored = con.table(name)
     stray = {
         column: dtype
         for column, dtype in schema.items()
