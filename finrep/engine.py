@@ -146,6 +146,25 @@ def _memory_error(exc: Exception) -> ConfigError:
     )
 
 
+@contextlib.contextmanager
+def joins_as_written(con: ibis.BaseBackend):
+    """DuckDB, within the block: each hash join hashes its right side as written (no swap by
+    estimated sizes, which go wrong after selective filters), and rows need not keep their
+    order between operators, so a union on a join's probe side runs its branches in parallel.
+
+    Window functions over the scan order (``lag(x) OVER ()``) stay exact: DuckDB runs such a
+    streaming window on one thread per pipeline, in scan order, whatever the setting. Only
+    for queries whose result does not depend on row order (aggregates, files read unordered).
+    """
+    con.raw_sql("SET disabled_optimizers = 'build_side_probe_side'")
+    con.raw_sql("SET preserve_insertion_order = false")
+    try:
+        yield
+    finally:
+        con.raw_sql("RESET preserve_insertion_order")
+        con.raw_sql("RESET disabled_optimizers")
+
+
 def sql_text(value: str) -> str:
     """`value` as an SQL string literal."""
     return "'" + str(value).replace("'", "''") + "'"

@@ -225,6 +225,7 @@ class _Table:
     parallel: bool = True
     stats: dict[str, _ColumnStats] = field(default_factory=dict)
     enum_proofs: set[str] | None = None
+    rows: int | None = None  # records, once counted (`_Run.row_count`)
 
     @property
     def name(self) -> str:
@@ -266,6 +267,7 @@ class _Run:
         self.tables: dict[str, _Table] = {}
         self.sources: dict[str, Source] = {}
         self._parent_keys: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._key_counts: dict[str, int] = {}
         # Rows whose foreign key found no parent, by (child, parent) table.
         self.orphans: dict[tuple[str, str], int] = {}
         self.positions: _Positions | None = None
@@ -364,20 +366,27 @@ class _Run:
     def ranges(self, table: _Table) -> list[tuple[int, int]]:
         """Record-number ranges to scan side by side, one per DuckDB thread (large tables in one
         file only; a scan in file order otherwise runs on one core)."""
-        source = table.source
-        if source.format == "parquet":
-            if len(source.parts) != 1:
-                return []
-            import pyarrow.parquet as pq
-
-            n = pq.ParquetFile(source.parts[0]).metadata.num_rows
-        else:
-            (n,) = self.fetch(table, f"SELECT count(*) FROM {_id(table.chk)}")[0]
+        if table.source.format == "parquet" and len(table.source.parts) != 1:
+            return []
+        n = self.row_count(table)
         if n < _SPLIT_ROWS:
             return []
         k = self.threads()
         bounds = [2 + i * n // k for i in range(k)] + [n + 2]
         return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
+
+    def row_count(self, table: _Table) -> int:
+        """Records of `table` (Parquet: from the files' footers)."""
+        if table.rows is None:
+            source = table.source
+            if source.format == "parquet":
+                import pyarrow.parquet as pq
+
+                table.rows = sum(pq.ParquetFile(p).metadata.num_rows for p in source.parts)
+            else:
+                (n,) = self.fetch(table, f"SELECT count(*) FROM {_id(table.chk)}")[0]
+                table.rows = int(n)
+        return table.rows
 
     def threads(self) -> int:
         (threads,) = self.fetch(None, "SELECT current_setting('threads')")[0]
@@ -511,8 +520,16 @@ class _Run:
         aggregates = ["count(*) FILTER (WHERE qbad)", "0", "count(*) FILTER (WHERE x_kd)"]
         joins, flags, fresh = [], [], []
         for i, fk in enumerate(fks):
-            join, _ = self._fk_join(fk, f"j{i}", "b")
-            joins.append(join)
+            # The join hashes the smaller side: the parent's keys (an IN: a mark join), or the
+            # child's screened rows (a left join, which DuckDB builds on them when it expects
+            # fewer: retention's 0.2M rows against 1.8M positions at 1M customers). A left join
+            # to customers built on 1.8M enrollment rows (134 MB) where the keys take 38 MB.
+            if self.key_count(fk) <= self.row_count(table):
+                found = self._has_parent(fk, "b")
+            else:
+                join, _ = self._fk_join(fk, f"j{i}", "b")
+                joins.append(join)
+                found = f"j{i}._m IS NOT NULL"
             # A row whose key equals the previous row's has the same parent, so only the first
             # row of each run of equal keys is looked up (files are mostly grouped by customer:
             # 38M engagement rows are 0.8M runs). Bad rows are looked up too: a run may start
@@ -526,7 +543,7 @@ class _Run:
                 + f") AS fresh{i}"
             )
             flags.append(
-                f"(b.fresh{i} AND {_not_null(fk.columns, 'b.')} AND j{i}._m IS NULL) AS orphan{i}"
+                f"(b.fresh{i} AND {_not_null(fk.columns, 'b.')} AND NOT {found}) AS orphan{i}"
             )
             aggregates.append(f"count(*) FILTER (WHERE orphan{i})")
         fk_cols = list(dict.fromkeys(c for fk in fks for c in fk.columns))
@@ -970,6 +987,23 @@ class _Run:
         )
         return join, missing
 
+    def key_count(self, fk: Any) -> int:
+        """Distinct keys in the parent of foreign key `fk` (its `parent_keys` table)."""
+        parent = self.parent_keys(fk.table, fk.ref_columns)
+        if parent not in self._key_counts:
+            (n,) = self.fetch(None, f"SELECT count(*) FROM {_id(parent)}")[0]
+            self._key_counts[parent] = int(n)
+        return self._key_counts[parent]
+
+    def _has_parent(self, fk: Any, child: str) -> str:
+        """Condition true on rows of `child` whose key `fk` (not null) has a row in its
+        parent. An IN over the parent's keys is a mark join, which hashes the parent's keys; a
+        left join may hash the child's rows instead (1.8M enrollments, 134 MB at 1M customers)."""
+        parent = self.parent_keys(fk.table, fk.ref_columns)
+        cols = ", ".join(f"{child}.{_id(c)}" for c in fk.columns)
+        refs = ", ".join(_id(c) for c in fk.ref_columns)
+        return f"({cols}) IN (SELECT {refs} FROM {_id(parent)})"
+
     def _count_orphans(self, table: _Table, fk: Any) -> int:
         """Rows of `table` whose foreign key `fk` has no row in its parent (exact)."""
         parent = self.parent_keys(fk.table, fk.ref_columns)
@@ -1067,8 +1101,10 @@ class _Run:
         numbered = "" if once else "row_number() OVER () AS pos_id, "
         select = f"SELECT {numbered}hash(c, p) AS h, * FROM ({positions})"
         if once:
-            # Read again by the balance scan only: kept in a file, not in DuckDB's memory.
-            name = self.parquet_table("positions", select)
+            # Read again by the balance scan only: kept in a file, not in DuckDB's memory. In
+            # any order: kept in order, the rows waited in memory for the file (90 MB at 1M).
+            with engine.joins_as_written(self.con):
+                name = self.parquet_table("positions", select)
         else:  # money is corrected below: a table
             name = self.temp_table(enrollments, "positions", select)
         if once:  # one position per counted row, none enrolled twice, hashes distinct
@@ -1178,15 +1214,17 @@ class _Run:
             )[0]
         else:
             # The ranges' counted rows (a position's first and last rows on clean data) are
-            # joined once, after the ranges. DuckDB hashes those rows (3.5M at 1M customers,
-            # ~340 MB), not the positions: with the positions hashed it ran the ranges one after
-            # another. That hash table is what spills under a small MEMORY_LIMIT.
-            row = self.scan(
-                table,
-                select,
-                lambda where: b.sql(False, wide=False, where=where, screen=b.SCREEN),
-                post=b.join_flagged,
-            )
+            # joined once, after the ranges, with the positions hashed: 1.8M narrow rows at 1M
+            # customers (~70 MB). Left to itself DuckDB hashed the 3.5M counted rows instead
+            # (~170 MB, validate's peak growing ×1.9 from 100k to 1M customers), and with the
+            # positions hashed but order kept, it ran the ranges one after another.
+            with engine.joins_as_written(self.con):
+                row = self.scan(
+                    table,
+                    select,
+                    lambda where: b.sql(False, wide=False, where=where, screen=b.SCREEN),
+                    post=b.join_flagged,
+                )
         n_bad, n_keys, disorder, malformed = (int(v or 0) for v in row[:4])
         counts = dict(zip(b.COUNTS, (int(v or 0) for v in row[4 : 4 + len(b.COUNTS)]), strict=True))
         if exact:
