@@ -88,12 +88,14 @@ from finrep.validate_values import _quick_any, _ValueChecks
 
 Progress = Callable[[str, int, int], None]
 
-# DuckDB's working memory for validation (it spills beyond). Measured at 1M customers
-# (2026-11-29, RSS of the whole process, positions kept in a Parquet file): clean data peaks at
-# ~485 MB under 1GB in 6.8-7.1 s, ~410 MB under 192MB and ~342 MB under 128MB (1.36x the 100k
-# peak) but 5-10% slower, which costs the "2x one read" time target; the bad copy of
-# bench_validate.py (millions of bad rows: the sorted path) at 1.29 GB under 1GB in 87 s, 0.81 GB
-# under 512MB but in 132 s.
+# DuckDB's working memory for validation (it spills beyond). Measured 2026-11-29 (RSS of the
+# whole process; ~200 MB of it is Python, the libraries and the connection): clean data peaks at
+# 244 MB at 100k customers, ~350 MB at 1M and ~480 MB at 2M under 1GB (the joins hash parent
+# keys and positions, ~70 MB per million customers). 256MB gives the same at 1M and ~460 MB at
+# 2M; 128MB holds 2M to ~350 MB but costs 10% at 1M, and with it the "2x one read" time
+# target. Millions of bad rows (the sorted path: a window over every balance row) fill the
+# limit: the bad 100k copy of bench_validate.py peaks at ~890 MB in 5.7 s under 1GB, ~470 MB
+# in 9 s under 256MB.
 MEMORY_LIMIT = "1GB"
 # Tables without which no pack makes sense: a header-only file is an error, not a warning.
 CORE_TABLES = ("customers", "products", "enrollments", "account_balances")
