@@ -475,7 +475,7 @@ class _Run(_KeyChecks, _ValueChecks, _BalanceChecks):
         fks = [fk for fk in table.source.spec.foreign_keys if fk.table in self.tables]
         # Only rows some aggregate counts go on to the foreign-key joins (see `post`), so the
         # count of rows with a key is left to `_check_keys` (0: "count them if needed").
-        aggregates = ["count(*) FILTER (WHERE qbad)", "0", "count(*) FILTER (WHERE x_kd)"]
+        aggregates = ["count_if(qbad)", "0", "count_if(x_kd)"]
         joins, flags, fresh = [], [], []
         for i, fk in enumerate(fks):
             # The join hashes the smaller side: the parent's keys (an IN: a mark join), or the
@@ -503,7 +503,7 @@ class _Run(_KeyChecks, _ValueChecks, _BalanceChecks):
             flags.append(
                 f"(b.fresh{i} AND {_not_null(fk.columns, 'b.')} AND NOT {found}) AS orphan{i}"
             )
-            aggregates.append(f"count(*) FILTER (WHERE orphan{i})")
+            aggregates.append(f"count_if(orphan{i})")
         fk_cols = list(dict.fromkeys(c for fk in fks for c in fk.columns))
         inner = ", ".join(
             [

@@ -92,8 +92,7 @@ class _BalanceChecks:
         else:
             n, multi, hashes = self.fetch(
                 enrollments,
-                "SELECT count(*), count(*) FILTER (WHERE multi), count(DISTINCT h) "
-                f"FROM {_id(name)}",
+                f"SELECT count(*), count_if(multi), count(DISTINCT h) FROM {_id(name)}",
             )[0]
         late = None
         if multi:
@@ -178,7 +177,7 @@ class _BalanceChecks:
             for i, fk in enumerate(fks):
                 join, missing = self._fk_join(fk, f"j{i}", "s")
                 joins.append(join)
-                extra.append(f"count(*) FILTER (WHERE {missing})")
+                extra.append(f"count_if({missing})")
         exact = positions is None or not self._grouped_by_position(table)
         select = [*b.head_counts(), *b.counts(exact=exact), *extra]
         kept = None  # the sorted path's counted rows (see `_Balances.sorted_rows_sql`)
@@ -259,7 +258,7 @@ class _BalanceChecks:
         then proves the order for the whole file."""
         runs, distinct, n = self.fetch(
             table,
-            "SELECT count(*) FILTER (WHERE h IS DISTINCT FROM p_h), count(DISTINCT h), count(*) "
+            "SELECT count_if(h IS DISTINCT FROM p_h), count(DISTINCT h), count(*) "
             "FROM (SELECT h, lag(h) OVER () AS p_h FROM (SELECT hash(customer_id, product_id) AS "
             f"h FROM {_id(table.chk)} LIMIT {sample}))",
         )[0]
@@ -281,9 +280,9 @@ class _BalanceChecks:
             )
 
         aggregates = [
-            "count(*) FILTER (WHERE qbad)",
+            "count_if(qbad)",
             *_key_order_aggregates(),
-            "count(*) FILTER (WHERE _bad)",
+            "count_if(_bad)",
         ]
         row = self.scan(table, aggregates, rows)
         return tuple(int(v or 0) for v in row)  # type: ignore[return-value]
@@ -500,10 +499,10 @@ class _Balances:
         """(rows with a bad value or malformed, rows with a key (counted only when the key
         order is broken), rows breaking key order, malformed rows)."""
         return [
-            f"count(*) FILTER (WHERE {self._bit('bad')})",
+            f"count_if({self._bit('bad')})",
             "0",
-            f"count(*) FILTER (WHERE {self._bit('kd')})",
-            f"count(*) FILTER (WHERE {self._bit('malformed')})",
+            f"count_if({self._bit('kd')})",
+            f"count_if({self._bit('malformed')})",
         ]
 
     def count_conditions(self) -> dict[str, str]:
@@ -544,11 +543,11 @@ class _Balances:
                     else "0"
                 )
             else:
-                out.append(f"count(*) FILTER (WHERE {conditions[key]})")
+                out.append(f"count_if({conditions[key]})")
         return out
 
     def row_counts(self) -> list[str]:
-        return [f"count(*) FILTER (WHERE {self.rows[k]})" for k in self.ROWS]
+        return [f"count_if({self.rows[k]})" for k in self.ROWS]
 
     # What `_Run._list_balance_rules` shows of a row (``months``: since the row before).
     LISTED = (

@@ -47,7 +47,7 @@ def _key_disorder(prefix: str = "") -> str:
 
 def _key_order_aggregates(prefix: str = "") -> list[str]:
     """(rows with a whole key, rows breaking "strictly increasing keys in file order")."""
-    return [f"count({prefix}k)", f"count(*) FILTER (WHERE {_key_disorder(prefix)})"]
+    return [f"count({prefix}k)", f"count_if({_key_disorder(prefix)})"]
 
 
 def _key_aggregates(bounds: tuple[int, int] | None, n: str = "n") -> list[str]:
@@ -59,7 +59,7 @@ def _key_aggregates(bounds: tuple[int, int] | None, n: str = "n") -> list[str]:
     within = f"{n} BETWEEN {lo} AND {hi}"
     return [
         f"count({n})",
-        f"count(*) FILTER (WHERE {within})",
+        f"count_if({within})",
         f"bit_count(bitstring_agg({n}, {lo}, {hi}) FILTER (WHERE {within}))",
         "NULL",
     ]

@@ -242,10 +242,10 @@ class _ValueChecks:
     def _value_details(self, table: _Table, rules: list[_Rule]) -> None:
         source = table.source
         chk = _id(table.chk)
-        counts = [f"count(*) FILTER (WHERE {rule.where})" for rule in rules]
+        counts = [f"count_if({rule.where})" for rule in rules]
         structural = [
-            "count(*) FILTER (WHERE _bad AND _short)",
-            "count(*) FILTER (WHERE _bad AND NOT _short)",
+            "count_if(_bad AND _short)",
+            "count_if(_bad AND NOT _short)",
         ]
         row = self.fetch(table, f"SELECT {', '.join(structural + counts)} FROM {chk}")[0]
         n_fields = len(source.header)
