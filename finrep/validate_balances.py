@@ -538,7 +538,7 @@ class _Balances:
                 # second pass.) Bitmaps of parallel ranges are or-ed by `_Run.scan`. Sorted
                 # (`exact`), each position is one run by construction: not counted.
                 out.append(
-                    f"bit_count(bitstring_agg(pos_id, 1, {n_pos}) FILTER (WHERE {runs}))"
+                    f"bit_count(bitstring_agg(CASE WHEN {runs} THEN pos_id END, 1, {n_pos}))"
                     if n_pos and not exact
                     else "0"
                 )

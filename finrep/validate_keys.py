@@ -60,7 +60,7 @@ def _key_aggregates(bounds: tuple[int, int] | None, n: str = "n") -> list[str]:
     return [
         f"count({n})",
         f"count_if({within})",
-        f"bit_count(bitstring_agg({n}, {lo}, {hi}) FILTER (WHERE {within}))",
+        f"bit_count(bitstring_agg(CASE WHEN {within} THEN {n} END, {lo}, {hi}))",
         "NULL",
     ]
 
