@@ -77,15 +77,16 @@ print(json.dumps({"seconds": seconds, "load": load, "rows": rows, "peak": peak, 
 
 _VALIDATE = r"""
 import json, resource, sys, time
-import finrep.validate
+from finrep.config import load_config
 from finrep.validate import validate, has_errors
-if len(sys.argv) > 2:
-    finrep.validate.MEMORY_LIMIT = sys.argv[2]  # --memory-limit: another DuckDB limit to compare
+config = load_config()
+if len(sys.argv) > 2:  # --memory-limit: another DuckDB limit to compare
+    config = config.with_overrides(validate={"memory_limit": sys.argv[2]})
 def cpu():
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
 began, cpu0 = time.perf_counter(), cpu()
-findings = validate(sys.argv[1])
+findings = validate(sys.argv[1], config)
 seconds, used = time.perf_counter() - began, cpu() - cpu0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 rules = sorted({f.rule for f in findings})
@@ -193,11 +194,11 @@ def main() -> None:
     parser.add_argument("--bad", action="store_true", help="also validate a copy with bad rows")
     parser.add_argument(
         "--memory-limit",
-        help="DuckDB memory limit for validate (default: finrep.validate.MEMORY_LIMIT)",
+        help="DuckDB memory limit for validate (default: [validate] memory_limit of the config)",
     )
     args = parser.parse_args()
     limit = (args.memory_limit,) if args.memory_limit else ()
-    print(f"validate's DuckDB memory limit: {args.memory_limit or 'finrep.validate.MEMORY_LIMIT'}")
+    print(f"validate's DuckDB memory limit: {args.memory_limit or '[validate] memory_limit'}")
     folders = args.data
     if not folders:
         folders = []

@@ -69,6 +69,7 @@ class MeasuresConfig:
 class ValidateConfig:
     max_rows_per_rule: int
     identity_tolerance: float
+    memory_limit: str
 
 
 @dataclass(frozen=True)

@@ -61,21 +61,23 @@ _UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4
 
 
 def _memory_size(key: str, text: str) -> int:
-    """``"256MB"`` → 256,000,000 bytes (DuckDB's units: KB/MB/GB are powers of 1000)."""
+    """``"256MB"`` → 256,000,000 bytes (DuckDB's units: KB/MB/GB are powers of 1000); `key`
+    names the setting in messages (e.g. ``engine.memory_limit``)."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", text)
     if not m or m.group(2).lower() not in _UNITS or float(m.group(1)) <= 0:
         raise ConfigError(
-            f'engine.{key} = {text!r} is not a memory size; use e.g. "256MB" or "2GB"'
-            + (', or "" for DuckDB\'s default' if key == "memory_limit" else "")
+            f'{key} = {text!r} is not a memory size; use e.g. "256MB" or "2GB"'
+            + (', or "" for DuckDB\'s default' if key.endswith(".memory_limit") else "")
         )
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
-def limit_memory(con: ibis.BaseBackend, limit: str, maximum: str) -> None:
-    """DuckDB connection `con` works within `limit` (e.g. "256MB"); a query that cannot
-    spill may have up to `maximum` (see `within_memory`)."""
-    base = _memory_size("memory_limit", limit)
-    top = max(base, _memory_size("memory_limit_max", maximum))
+def limit_memory(con: ibis.BaseBackend, limit: str, maximum: str, section: str = "engine") -> None:
+    """DuckDB connection `con` works within `limit` (e.g. "256MB", the `section`'s
+    ``memory_limit``); a query that cannot spill may have up to `maximum` (see
+    `within_memory`)."""
+    base = _memory_size(f"{section}.memory_limit", limit)
+    top = max(base, _memory_size("engine.memory_limit_max", maximum))
     _set_memory_limit(con, base)
     _LIMITS[con] = (base, top)
 

@@ -5,7 +5,7 @@ DuckDB queries over the files in place, whatever engine measures run on. Each ta
 one scan that counts every rule at once (Parquet statistics first rule out what they can: nulls,
 ranges, dates); only a rule that found something gets a listing query (``ORDER BY row LIMIT
 n``). Nothing but counts and the listed rows leaves the database, and DuckDB works within
-`MEMORY_LIMIT` (spilling beyond), so memory is bounded however many rows are bad: millions of
+`[validate] memory_limit` (spilling beyond), so memory is bounded however many rows are bad: millions of
 bad rows fill the limit (their checks sort every balance row), clean data stays well below it.
 
 Keys are proven unique when they strictly increase in file order (checked in the scan), else
@@ -89,15 +89,6 @@ from finrep.validate_values import _quick_any, _ValueChecks
 
 Progress = Callable[[str, int, int], None]
 
-# DuckDB's working memory for validation (it spills beyond). Measured 2026-11-29 (RSS of the
-# whole process; ~200 MB of it is Python, the libraries and the connection): clean data peaks at
-# 244 MB at 100k customers, ~350 MB at 1M and ~480 MB at 2M under 1GB (the joins hash parent
-# keys and positions, ~70 MB per million customers). 256MB gives the same at 1M and ~460 MB at
-# 2M; 128MB holds 2M to ~350 MB but costs 10% at 1M, and with it the "2x one read" time
-# target. Millions of bad rows (the sorted path: a window over every balance row) fill the
-# limit: the bad 100k copy of bench_validate.py peaks at ~890 MB in 5.7 s under 1GB, ~470 MB
-# in 9 s under 256MB.
-MEMORY_LIMIT = "1GB"
 # Tables without which no pack makes sense: a header-only file is an error, not a warning.
 CORE_TABLES = ("customers", "products", "enrollments", "account_balances")
 
@@ -215,9 +206,19 @@ class _Run(_KeyChecks, _ValueChecks, _BalanceChecks):
         self.today = date.today()
         self.progress = progress
         self.con = engine.connect(engine="duckdb")
-        # Memory stays flat whatever the data size: beyond this DuckDB spills to disk (and a
-        # query that cannot spill may have up to the engine's memory_limit_max).
-        engine.limit_memory(self.con, MEMORY_LIMIT, config.engine.memory_limit_max)
+        # Memory stays flat whatever the data size: beyond `[validate] memory_limit` (default
+        # 1GB) DuckDB spills to disk, and a query that cannot spill may have up to the engine's
+        # memory_limit_max. Measured 2026-11-29 (RSS of the whole process; ~200 MB of it is
+        # Python, the libraries and the connection): clean data peaks at 244 MB at 100k
+        # customers, ~350 MB at 1M and ~480 MB at 2M under 1GB (the joins hash parent keys and
+        # positions, ~70 MB per million customers). 256MB gives the same at 1M and ~460 MB at
+        # 2M; 128MB holds 2M to ~350 MB but costs 10% at 1M, and with it the "2x one read" time
+        # target. Millions of bad rows (the sorted path: a window over every balance row) fill
+        # the limit: the bad 100k copy of bench_validate.py peaks at ~890 MB in 5.7 s under
+        # 1GB, ~470 MB in 9 s under 256MB.
+        limit = config.validate.memory_limit.strip()
+        if limit:
+            engine.limit_memory(self.con, limit, config.engine.memory_limit_max, "validate")
         with contextlib.suppress(duckdb.Error):  # DuckDB ≥ 1.3
             # Every file is read about once: keeping its blocks cached would only grow memory
             # with the data size (up to the limit above).
