@@ -119,6 +119,7 @@ class Source:
     columns: Mapping[str, int] = field(default_factory=dict)
     kinds: tuple[str, ...] = ()
     has_rows: bool = True
+    rows: int | None = None  # records, where known without a scan (Parquet footers)
     problems: tuple[Problem, ...] = ()
 
     @property
@@ -552,6 +553,7 @@ def _inspect_parquet(data_dir: Path, name: str, path: Path) -> Source:
         columns=columns,
         kinds=kinds,
         has_rows=rows > 0,
+        rows=rows,
         problems=tuple(problems),
     )
 

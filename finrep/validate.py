@@ -336,16 +336,12 @@ class _Run(_KeyChecks, _ValueChecks, _BalanceChecks):
         return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
 
     def row_count(self, table: _Table) -> int:
-        """Records of `table` (Parquet: from the files' footers)."""
+        """Records of `table` (Parquet: counted from the footers by `inspect_source`)."""
         if table.rows is None:
-            source = table.source
-            if source.format == "parquet":
-                import pyarrow.parquet as pq
-
-                table.rows = sum(pq.ParquetFile(p).metadata.num_rows for p in source.parts)
-            else:
-                (n,) = self.fetch(table, f"SELECT count(*) FROM {_id(table.chk)}")[0]
-                table.rows = int(n)
+            table.rows = table.source.rows
+        if table.rows is None:
+            (n,) = self.fetch(table, f"SELECT count(*) FROM {_id(table.chk)}")[0]
+            table.rows = int(n)
         return table.rows
 
     def threads(self) -> int:

@@ -67,10 +67,11 @@ def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
     schema = expr.schema()
     parquet_view(con, name, compile_sql(expr.cast(schema)))
     stored = con.table(name)
+    read = stored.schema()
     stray = {
         column: dtype
         for column, dtype in schema.items()
-        if stored.schema()[column].copy(nullable=True) != dtype.copy(nullable=True)
+        if read[column].copy(nullable=True) != dtype.copy(nullable=True)
     }
     # Parquet has no type for a few ibis types (e.g. an untyped null): read back as such.
     return stored.mutate(**{c: stored[c].cast(t) for c, t in stray.items()}) if stray else stored
