@@ -7,6 +7,10 @@ is deterministic.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import sys
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -16,6 +20,8 @@ import pandas as pd
 from finrep.pack import Definition
 
 FRAME_COLUMNS = ("x", "actual", "forecast", "lo80", "hi80", "lo95", "hi95")
+
+_MODEL_MODULE = "statsmodels.tsa.exponential_smoothing.ets"
 
 # ETS(A,Ad,N) estimates five numbers (alpha, beta, phi, initial level and trend): a
 # back-test fitted on fewer months than that says nothing, so no MAPE is given.
@@ -78,6 +84,22 @@ def _clean_history(history: pd.Series) -> tuple[pd.Series, str]:
             ", …" if len(gaps) > 3 else ""
         ) + ")"
     return s, ""
+
+
+def import_model_in_background() -> None:
+    """Start importing the forecast's model (statsmodels and the scipy it loads, about a
+    CPU-second of Python) on a side thread, so that it runs while the engine computes the
+    KPIs: the engine releases the interpreter during its queries, and the pages' forecast
+    then finds the module loaded. The import lock makes a later import wait for this one;
+    should it fail, that later import fails the same way and is reported there."""
+    if _MODEL_MODULE in sys.modules:
+        return
+    threading.Thread(target=_import_model, name="finrep-import-model", daemon=True).start()
+
+
+def _import_model() -> None:
+    with contextlib.suppress(Exception):  # the forecast's own import reports it
+        importlib.import_module(_MODEL_MODULE)
 
 
 def _fit_predict(values: np.ndarray, horizon: int) -> dict[str, np.ndarray]:

@@ -265,6 +265,10 @@ class MeasureRun:
     def kpis(self, progress: Progress | None = None) -> dict[str, KPI]:
         """Every KPI of MEASURES.md with its comparisons, by key, in catalogue order."""
         if self._kpis is None:
+            if self.ctx.with_visuals:  # the pages' forecast follows
+                from finrep.measures.forecast import import_model_in_background
+
+                import_model_in_background()
             report = progress or (lambda step, done, total: None)
             report("KPIs", 0, 3)
             indexes = [i for i in range(3) if self.covered(i)]

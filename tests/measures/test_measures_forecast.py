@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -137,3 +139,27 @@ def test_deterministic_and_warnings_stay_local():
     assert a.mape == b.mape and a.note == b.note
     assert list(warnings.filters) == filters_before
     assert (a.frame[["lo80", "lo95"]].dropna() >= 0).all().all()
+
+
+def test_model_is_imported_on_a_side_thread():
+    """A fresh interpreter: the side thread loads the model module, and a forecast after it
+    works (the import lock hands the loaded module over)."""
+    code = (
+        "import sys, threading\n"
+        "from finrep.measures import forecast as f\n"
+        "assert f._MODEL_MODULE not in sys.modules\n"
+        "f.import_model_in_background()\n"
+        "threads = [t for t in threading.enumerate() if t.name == 'finrep-import-model']\n"
+        "assert len(threads) == 1, threads\n"
+        "threads[0].join(120)\n"
+        "assert f._MODEL_MODULE in sys.modules\n"
+        "f.import_model_in_background()  # loaded: no second thread\n"
+        "assert not [t for t in threading.enumerate() if t.name == 'finrep-import-model']\n"
+        "import pandas as pd\n"
+        "h = pd.Series([100.0 + 3 * i for i in range(24)],\n"
+        "              index=pd.date_range('2022-01-01', periods=24, freq='MS'))\n"
+        "fc = f.forecast_aum(h, horizon=3, backtest=6, min_history=12)\n"
+        "assert fc.frame['forecast'].notna().sum() == 4, fc.frame\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr
