@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import re
 import shutil
 import tempfile
@@ -25,6 +26,8 @@ from finrep.config import Config
 from finrep.errors import ConfigError
 
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 def connect(config: Config | None = None, engine: str | None = None) -> ibis.BaseBackend:
@@ -128,6 +131,13 @@ def within_memory(con: ibis.BaseBackend, run: Callable[[], T]) -> T:
             except Exception as exc:
                 if type(exc).__name__ != "OutOfMemoryException" or size >= top:
                     raise
+                # Said once per retry: the run goes on, but a user whose data always needs
+                # this learns which setting to raise (and why the process grew).
+                log.warning(
+                    "DuckDB ran out of its working memory (%s) in a query that cannot spill; "
+                    "running it again with %s ([engine] memory_limit_max: %s)",
+                    _size_text(size), _size_text(min(2 * size, top)), _size_text(top),
+                )  # fmt: skip
                 size = min(2 * size, top)
                 _set_memory_limit(con, size)
     except Exception as exc:
@@ -137,6 +147,10 @@ def within_memory(con: ibis.BaseBackend, run: Callable[[], T]) -> T:
     finally:
         if size != base:
             _set_memory_limit(con, base)  # DuckDB evicts (spills) down to it
+
+
+def _size_text(size: int) -> str:
+    return f"{size / 2**20:,.0f} MiB" if size < 2**30 else f"{size / 2**30:,.1f} GiB"
 
 
 def _memory_error(exc: Exception) -> ConfigError:

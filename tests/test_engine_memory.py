@@ -57,11 +57,18 @@ def _limited(limit: str, top: str):
     )
 
 
-def test_a_query_that_cannot_spill_gets_more_memory_then_the_limit_is_set_back():
+def test_a_query_that_cannot_spill_gets_more_memory_then_the_limit_is_set_back(caplog):
     con = _limited("4MB", "512MB")
-    assert fetch(con, NEEDS_MEMORY)[0] == EXPECTED
+    with caplog.at_level("WARNING", logger="finrep.engine"):
+        assert fetch(con, NEEDS_MEMORY)[0] == EXPECTED
     (limit,) = fetch(con, "SELECT current_setting('memory_limit')")[0]
     assert limit == "3.8 MiB"  # 4MB again
+    # Each retry is said, with the sizes: 4MB = 3.8 MiB, then doubled.
+    retries = [r.getMessage() for r in caplog.records if "running it again" in r.getMessage()]
+    assert retries, caplog.text
+    assert retries[0].startswith("DuckDB ran out of its working memory (4 MiB)")
+    assert "running it again with 8 MiB" in retries[0]
+    assert "memory_limit_max: 488 MiB" in retries[0]  # 512MB
 
 
 def test_without_room_to_grow_the_same_query_is_a_config_error():

@@ -33,7 +33,7 @@ def _expr(con):
     return t.mutate(n2=(t.n * 2).cast("int32"), nothing=ibis.null("date"))
 
 
-def test_rows_and_types_come_back(tmp_path):
+def test_rows_and_types_come_back():
     con = connect()
     expr = _expr(con)
     stored = materialise(con, expr)
