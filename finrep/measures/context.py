@@ -47,6 +47,10 @@ _BLOCK = 31  # months per bit-mask block (a shift of 1 stays inside Spark's 32-b
 
 _names = itertools.count(1)
 _PREFIX = "_finrep_m"  # names of the views (and files) `materialise` stores
+_ENROLLMENT = "_enrollment_"  # prefix of enrollment columns stored with the positions
+# Enrollment columns a position (of a pair enrolled once) has under the same name and value.
+_SHARED = ("customer_id", "product_id", "initial_investment", "product_name", "category",
+           "risk_level", "channel", "advisor_id")  # fmt: skip
 
 
 def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
@@ -204,7 +208,30 @@ class MeasureContext:
     def enrollments(self) -> ir.Table:
         """Enrollments of filtered customers and positions, with product attributes: every
         column but the contribution plan (contribution_frequency, monthly_contribution), which
-        no measure reads (and whose cleaning would be paid on every row)."""
+        no measure reads (and whose cleaning would be paid on every row).
+
+        Stored once: when no pair is enrolled twice (most data) each enrollment is its
+        position, and the rows are stored with the positions (`positions`), one file for
+        both; otherwise on their own."""
+        if self._one_enrollment_per_pair:
+            rows = self._position_rows
+            return rows.select(
+                *(
+                    rows[f"{_ENROLLMENT}{c}"].name(c) if f"{_ENROLLMENT}{c}" in rows.columns else c
+                    for c in self._enrollment_rows.columns
+                )
+            )
+        return self._stored_enrollments
+
+    @cached_property
+    def _stored_enrollments(self) -> ir.Table:
+        # Materialised: positions, new money, retention and the filters each read it, and
+        # would otherwise clean the file and join products and customers again.
+        return materialise(self.tables.con, self._enrollment_rows)
+
+    @cached_property
+    def _enrollment_rows(self) -> ir.Table:
+        """`enrollments` as an expression (nothing stored)."""
         e = self.tables["enrollments"]
         e = e.drop(
             *(c for c in ("contribution_frequency", "monthly_contribution") if c in e.columns)
@@ -223,9 +250,7 @@ class MeasureContext:
             e = e.filter(e.product_id.isin(f.product) | e.product_name.isin(f.product))
         if f.advisor:
             e = e.filter(e.advisor_id.isin(f.advisor))
-        # Materialised: positions, new money, retention and the filters each read it, and
-        # would otherwise clean the file and join products and customers again.
-        return materialise(self.tables.con, e)
+        return e
 
     @cached_property
     def balances(self) -> ir.Table:
@@ -262,23 +287,63 @@ class MeasureContext:
 
         A pair enrolled twice counts once: opened on its first enrollment date.
         """
-        e = self.enrollments
+        rows = self._position_rows
+        return rows.drop(*(c for c in rows.columns if c.startswith(_ENROLLMENT)))
+
+    @property
+    def _position_rows(self) -> ir.Table:
+        """The stored positions; with one enrollment per pair, their enrollments' own
+        columns ride along (named ``_enrollment_<column>``), so that `enrollments` reads the
+        same file rather than a second copy of 1.8M rows at a million customers."""
+        return self._stored_positions[0]
+
+    @property
+    def _one_enrollment_per_pair(self) -> bool:
+        """True when no (customer, product) pair of the enrollments is enrolled twice (as
+        in most data)."""
+        return self._stored_positions[1]
+
+    @cached_property
+    def _stored_positions(self) -> tuple[ir.Table, bool]:
+        """(the stored positions, whether each enrollment is its own position).
+
+        Most data enrolls a pair once, and there each enrollment is its position: the rows
+        are stored as positions straight away, and one distinct count of the stored pairs
+        confirms it (cheaper than grouping and joining back, and than asking first of the
+        unstored enrollments). When some pair repeats, that store goes unused (it is
+        dropped with the others, `drop_materialised`) and the positions are grouped from the
+        enrollments."""
         keys = ["customer_id", "product_id"]
-        if self._one_enrollment_per_pair:
-            # Each enrollment is its position (and already carries its product's attributes):
-            # no grouping, no join back to find the first enrollment.
-            pos = e.select(
-                *keys,
-                open_date=e.enrollment_date,
-                initial_investment=e.initial_investment,
-                product_name=e.product_name,
-                category=e.category,
-                risk_level=e.risk_level,
-                channel=e.channel,
-                advisor_id=e.advisor_id,
-                closed_status=e.status == "Closed",
-            )
-            return self._with_close_dates(pos)
+        stored = self._positions_one_per_pair()
+        pairs = stored.select(*keys)
+        if execute(pairs.count()) == execute(pairs.distinct().count()):
+            return stored, True
+        return self._positions_grouped(), False
+
+    def _positions_one_per_pair(self) -> ir.Table:
+        """Positions when each enrollment is its own position (stored)."""
+        keys = ["customer_id", "product_id"]
+        # Each enrollment is its position (and already carries its product's attributes):
+        # no grouping, no join back to find the first enrollment.
+        e = self._enrollment_rows
+        pos = e.select(
+            *keys,
+            open_date=e.enrollment_date,
+            initial_investment=e.initial_investment,
+            product_name=e.product_name,
+            category=e.category,
+            risk_level=e.risk_level,
+            channel=e.channel,
+            advisor_id=e.advisor_id,
+            closed_status=e.status == "Closed",
+            **{f"{_ENROLLMENT}{c}": e[c] for c in e.columns if c not in _SHARED},
+        )
+        return self._with_close_dates(pos)
+
+    def _positions_grouped(self) -> ir.Table:
+        """Positions grouped from the enrollments (some pair is enrolled more than once)."""
+        keys = ["customer_id", "product_id"]
+        e = self._stored_enrollments
         totals = e.group_by(keys).aggregate(
             open_date=e.enrollment_date.min(),
             initial_investment=e.initial_investment.sum(),
@@ -327,17 +392,9 @@ class MeasureContext:
         )
         return self._with_close_dates(pos)
 
-    @cached_property
-    def _one_enrollment_per_pair(self) -> bool:
-        """True when no (customer, product) pair of the enrollments is enrolled twice (as
-        in most data): one distinct count, cheaper than grouping and joining back."""
-        pairs = self.enrollments.select("customer_id", "product_id")
-        return execute(pairs.count()) == execute(pairs.distinct().count())
-
     def _with_close_dates(self, pos: ir.Table) -> ir.Table:
         """`pos` (one row per position, with `closed_status`) with its close date, then
         materialised."""
-        e = self.enrollments
         keys = ["customer_id", "product_id"]
         # The raw table: the left join below keeps only churns of these positions.
         r = self.tables["retention"]
@@ -351,7 +408,7 @@ class MeasureContext:
         )
         # Only a Closed position (without an unrecovered churn) needs its last balance date:
         # look those few up, rather than joining every position to the balance statistics.
-        needs = e.filter(e.status == "Closed").select(*keys).distinct()
+        needs = pos.filter(pos.closed_status).select(*keys)  # one row per position
         st = self.balance_stats
         last_row = st.semi_join(needs, keys).select(*keys, "last_balance_date")
         pos = pos.left_join(last_row, keys).select(~ibis.selectors.matches("_right$"))
