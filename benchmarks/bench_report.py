@@ -6,13 +6,14 @@ under the time of `finrep measures` plus 10 s; the PDF under 2 MB. Issue 8: peak
 
 For each size, as subprocesses of the CLI (exactly as a user runs them), each measured by
 `run_all.measure` (wall time, CPU seconds of the process tree, peak memory of the tree as
-summed PSS, 1-minute load average at the start):
+summed PSS, 1-minute load average at the start), in ``--repeat`` rounds that alternate
+(so that a change of load on this shared machine hits every side alike):
 
-1. ``finrep measures --format json`` (the measures time the 1M target is relative to), and
-   at 100k/1m also issue 4's "every measure for one month" (every KPI and the data of every
-   visual, bench_measures.py's ``measures`` part) as a subprocess: the report computes all of
-   it, `finrep measures` only the KPIs, so the 1M figure is given against both;
-2. ``finrep report --format pdf`` (best and median of ``--repeat`` runs);
+1. ``finrep measures --format json`` (KPIs only), and at 100k/1m also issue 4's "every
+   measure for one month" (every KPI and the data of every visual, bench_measures.py's
+   ``measures`` part) as a subprocess: the report computes all of it, `finrep measures` only
+   the KPIs, so the 1M figure is given against both, median to median;
+2. ``finrep report --format pdf`` (best and median);
 3. one more report run in-process with a progress callback, for the split of the time into
    validation with the measures (build_pack), chart drawing and PDF layout (``--no-split``
    leaves it out);
@@ -105,6 +106,17 @@ def every_measure(data: Path) -> dict:
     }
 
 
+def _summary(runs: list[dict]) -> dict:
+    """Best and median wall time (and median CPU) of repeated runs, with the runs."""
+    walls = [r["wall_s"] for r in runs]
+    return {
+        "best_s": round(min(walls), 2),
+        "median_s": round(statistics.median(walls), 2),
+        "cpu_median_s": round(statistics.median(r["cpu_s"] for r in runs), 2),
+        "runs": runs,
+    }
+
+
 def ensure_data(size: str) -> Path | None:
     spec = SIZES[size]
     data: Path = spec["data"]
@@ -146,13 +158,18 @@ def bench(size: str, repeat: int | None, split: bool = True, memory: bool = Fals
         return {"size": size, "skipped": f"no data in {SIZES[size]['data']}"}
     out = WORK / f"bench-report-{size}"
     runs = repeat or SIZES[size]["repeat"]
-    measures = cli("measures", "--data", str(data), "--format", "json")
-    every = every_measure(data) if size != "1k" else None
-    reports = [cli("report", "--data", str(data), "--format", "pdf", "--out", str(out))
-               for _ in range(runs)]  # fmt: skip
-    if any("failed" in r for r in [measures, *reports]):
-        return {"size": size, "measures": measures, "reports": reports, "failed": True}
+    # Rounds alternate the baselines with the report, so that a change of load on this shared
+    # machine hits both sides alike; the differences are taken median to median.
+    measures_runs, every_runs, reports = [], [], []
+    for _ in range(runs):
+        measures_runs.append(cli("measures", "--data", str(data), "--format", "json"))
+        if size != "1k":
+            every_runs.append(every_measure(data))
+        reports.append(cli("report", "--data", str(data), "--format", "pdf", "--out", str(out)))
+    if any("failed" in r for r in [*measures_runs, *reports]):
+        return {"size": size, "measures": measures_runs, "reports": reports, "failed": True}
     times = [r["wall_s"] for r in reports]
+    measures = _summary(measures_runs)
     pdf = next(out.glob("finrep-*.pdf"))
     result = {
         "size": size,
@@ -163,12 +180,15 @@ def bench(size: str, repeat: int | None, split: bool = True, memory: bool = Fals
         "report_best_s": round(min(times), 2),
         "report_median_s": round(statistics.median(times), 2),
         "report_cpu_median_s": round(statistics.median(r["cpu_s"] for r in reports), 2),
-        "report_minus_measures_s": round(min(times) - measures["wall_s"], 2),
+        "report_minus_measures_s": round(statistics.median(times) - measures["median_s"], 2),
         "pdf_mb": round(pdf.stat().st_size / 1_048_576, 3),
     }
-    if every is not None and "failed" not in every:
+    if every_runs and not any("failed" in r for r in every_runs):
+        every = _summary(every_runs)
         result["every_measure"] = every
-        result["report_minus_every_measure_s"] = round(min(times) - every["wall_s"], 2)
+        result["report_minus_every_measure_s"] = round(
+            statistics.median(times) - every["median_s"], 2
+        )
     if split:
         result["phases_s"] = {k: round(v, 2) for k, v in phases(data, out).items()}
     if memory:
