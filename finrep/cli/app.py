@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import sys
+import gc
 import warnings
 from typing import Annotated
 
@@ -99,4 +99,12 @@ def _quiet_library_warnings() -> None:
 def main() -> None:
     """Console-script entry point."""
     _quiet_library_warnings()
-    sys.exit(app())
+    try:
+        app()  # exits (SystemExit) with the command's code
+    finally:
+        # The command is done and its files are written and closed. What is left is the
+        # interpreter's teardown, whose garbage collection of every object the run made
+        # (frames, expressions, the engine's) took ~0.4 s after a report at a million
+        # customers. Frozen objects are left out of it; exit handlers (the engine's
+        # temporary folder) still run.
+        gc.freeze()
