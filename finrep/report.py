@@ -223,8 +223,6 @@ def _validate_and_build(
     report (whatever the measures did), and only then does a failure of the measures count."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from finrep.pack import build_pack
-
     # The workbook's fact tables are most of the work at scale; a PDF does not use them.
     facts = "xlsx" in str(options.get("formats", ""))
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="finrep-validate") as pool:
@@ -233,6 +231,10 @@ def _validate_and_build(
             checking = _Validation(data_dir, config, allow_invalid, progress)
         except OSError:
             checking = pool.submit(validate_data, data_dir, config, allow_invalid, progress)
+        # Imported once validation has started: the import (the engine, ibis, pandas) keeps
+        # one core busy, and the validating interpreter starts up on the other meanwhile.
+        from finrep.pack import build_pack
+
         pack: Pack | None = None
         failure: BaseException | None = None
         try:
