@@ -150,7 +150,8 @@ def within_memory(con: ibis.BaseBackend, run: Callable[[], T]) -> T:
 
 
 def _size_text(size: int) -> str:
-    return f"{size / 2**20:,.0f} MiB" if size < 2**30 else f"{size / 2**30:,.1f} GiB"
+    """Bytes in the units of the settings (DuckDB's: 1 MB = 1,000,000 bytes)."""
+    return f"{size / 1e6:,.0f} MB" if size < 1e9 else f"{size / 1e9:,.1f} GB"
 
 
 def _memory_error(exc: Exception) -> ConfigError:
