@@ -64,10 +64,52 @@ def test_positions_of_single_enrollments_by_hand():
     assert got == EXPECTED
 
 
+def _grouped_ctx() -> MeasureContext:
+    """A context forced onto the grouping path (as when some pair repeats)."""
+    ctx = _ctx()
+    ctx.__dict__["_stored_positions"] = (ctx._positions_grouped(), False)
+    assert not ctx._one_enrollment_per_pair
+    return ctx
+
+
 def test_grouped_path_gives_the_same_positions():
     fast = _positions(_ctx())
-    ctx = _ctx()
-    ctx.__dict__["_one_enrollment_per_pair"] = False  # force the grouping path
-    grouped = _positions(ctx)
+    grouped = _positions(_grouped_ctx())
     assert list(fast.columns) == list(grouped.columns)
+    pd.testing.assert_frame_equal(fast, grouped, check_dtype=False)
+
+
+# The fixture's enrollments as `enrollments` gives them (contribution plan left out, product
+# attributes joined): enrollment_id, customer, product, date, investment, advisor, channel,
+# status, category.
+ENROLLMENTS = {
+    "E1": ("C1", "P1", "2024-01-10", 1000.0, "A1", "Web", "Active", "ETF"),
+    "E2": ("C1", "P2", "2024-01-10", 500.0, "A1", "In-person", "Active", "Bond Fund"),
+    "E3": ("C2", "P1", "2024-01-05", 2000.0, "A2", "Mobile App", "Active", "ETF"),
+    "E4": ("C3", "P3", "2024-01-20", 3000.0, "A2", "Phone", "Active", "Savings Account"),
+}
+
+
+def _enrollments(ctx: MeasureContext) -> pd.DataFrame:
+    return execute(ctx.enrollments).sort_values("enrollment_id").reset_index(drop=True)
+
+
+def test_enrollments_read_from_the_positions_file_are_the_enrollments():
+    """With one enrollment per pair the enrollments come from the positions' stored file
+    (their own columns under a prefix): the same columns, names and values as when they are
+    stored on their own."""
+    ctx = _ctx()
+    fast = _enrollments(ctx)
+    assert not [c for c in fast.columns if c.startswith("_enrollment_")]
+    assert list(fast.columns) == [
+        "enrollment_id", "customer_id", "product_id", "enrollment_date", "initial_investment",
+        "advisor_id", "channel", "status", "product_name", "category", "risk_level",
+    ]  # fmt: skip
+    assert len(fast) == len(EXPECTED)  # one enrollment per position
+    for r in fast.itertuples():
+        if r.enrollment_id in ENROLLMENTS:
+            got = (r.customer_id, r.product_id, _day(r.enrollment_date),
+                   float(r.initial_investment), r.advisor_id, r.channel, r.status, r.category)  # fmt: skip
+            assert got == ENROLLMENTS[r.enrollment_id]
+    grouped = _enrollments(_grouped_ctx())
     pd.testing.assert_frame_equal(fast, grouped, check_dtype=False)
