@@ -108,3 +108,15 @@ def test_running_out_of_memory_names_the_setting(small_data, tmp_path):
     assert "Traceback" not in result.output
     assert "Error: DuckDB ran out of its working memory" in result.output
     assert "raise [engine] memory_limit and memory_limit_max in finrep.toml" in result.output
+
+
+def test_a_retry_is_a_warning_on_stderr_and_the_run_goes_on(small_data, tmp_path):
+    config = tmp_path / "finrep.toml"
+    config.write_text('[engine]\nmemory_limit = "1MB"\nmemory_limit_max = "1GB"\n')
+    result = CliRunner().invoke(
+        app, ["--config", str(config), "measures", "--data", str(small_data)], env=ENV
+    )
+    assert result.exit_code == 0, result.output
+    assert "Warning: DuckDB ran out of its working memory (1 MB)" in result.output
+    assert "running it again with 2 MB ([engine] memory_limit_max: 1.0 GB)" in result.output
+    assert "Traceback" not in result.output

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import warnings
 from typing import Annotated
 
@@ -35,6 +36,24 @@ class FinrepGroup(TyperGroup):
             raise typer.Exit(130) from None
 
 
+class _WarningsOnStderr(logging.Handler):
+    """The library's logged warnings (e.g. a query retried with more memory), printed like
+    the CLI's errors: ``Warning: …`` on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        console_err().print(
+            f"[yellow]Warning:[/] {escape(record.getMessage())}", highlight=False, soft_wrap=True
+        )
+
+
+def _show_library_warnings() -> None:
+    log = logging.getLogger("finrep")
+    if not any(isinstance(h, _WarningsOnStderr) for h in log.handlers):
+        # Propagation stays on: with this handler found, Python's last-resort handler no
+        # longer prints the bare message too, and a host application's handlers still see it.
+        log.addHandler(_WarningsOnStderr(logging.WARNING))
+
+
 app = typer.Typer(
     cls=FinrepGroup,
     name="finrep",
@@ -62,6 +81,7 @@ def _global(
     """finrep: generate, validate, measure, report and send."""
     state = State(quiet=quiet, debug=debug)
     ctx.obj = state
+    _show_library_warnings()
     try:
         cfg = load_config(config)
         if engine is not None:
