@@ -133,12 +133,13 @@ def within_memory(con: ibis.BaseBackend, run: Callable[[], T]) -> T:
                     raise
                 # Said once per retry: the run goes on, but a user whose data always needs
                 # this learns which setting to raise (and why the process grew).
+                grown = min(2 * size, top)
                 log.warning(
                     "DuckDB ran out of its working memory (%s) in a query that cannot spill; "
                     "running it again with %s ([engine] memory_limit_max: %s)",
-                    _size_text(size), _size_text(min(2 * size, top)), _size_text(top),
+                    _size_text(size), _size_text(grown), _size_text(top),
                 )  # fmt: skip
-                size = min(2 * size, top)
+                size = grown
                 _set_memory_limit(con, size)
     except Exception as exc:
         if type(exc).__name__ != "OutOfMemoryException":

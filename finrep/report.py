@@ -254,11 +254,9 @@ def _validate_and_build(
 
 # Imported by later steps of a report; importing them on a side thread while the main one waits
 # on DuckDB takes them off the critical path (several seconds at a million customers, where the
-# measures leave the interpreter idle). The forecast's statsmodels alone takes 1-2 s to import.
-_WARM_MODULES = {
-    "pdf": ("finrep.render.pdf", "statsmodels.tsa.exponential_smoothing.ets"),
-    "xlsx": ("finrep.render.xlsx", "statsmodels.tsa.exponential_smoothing.ets"),
-}
+# measures leave the interpreter idle). The forecast's statsmodels is warmed up by the measures
+# themselves (`MeasureRun.kpis`), for every caller of `build_pack`.
+_WARM_MODULES = {"pdf": ("finrep.render.pdf",), "xlsx": ("finrep.render.xlsx",)}
 
 
 def _warm_up(formats: Sequence[str], font: str) -> None:

@@ -5,8 +5,9 @@ DuckDB queries over the files in place, whatever engine measures run on. Each ta
 one scan that counts every rule at once (Parquet statistics first rule out what they can: nulls,
 ranges, dates); only a rule that found something gets a listing query (``ORDER BY row LIMIT
 n``). Nothing but counts and the listed rows leaves the database, and DuckDB works within
-`[validate] memory_limit` (spilling beyond), so memory is bounded however many rows are bad: millions of
-bad rows fill the limit (their checks sort every balance row), clean data stays well below it.
+`[validate] memory_limit` (spilling beyond), so memory is bounded however many rows are bad:
+millions of bad rows fill the limit (their checks sort every balance row), clean data stays
+well below it.
 
 Keys are proven unique when they strictly increase in file order (checked in the scan), else
 by a bitmap of id numbers, else by grouping. Balances are checked in file order when the scan

@@ -48,9 +48,10 @@ _BLOCK = 31  # months per bit-mask block (a shift of 1 stays inside Spark's 32-b
 _names = itertools.count(1)
 _PREFIX = "_finrep_m"  # names of the views (and files) `materialise` stores
 _ENROLLMENT = "_enrollment_"  # prefix of enrollment columns stored with the positions
-# Enrollment columns a position (of a pair enrolled once) has under the same name and value.
-_SHARED = ("customer_id", "product_id", "initial_investment", "product_name", "category",
-           "risk_level", "channel", "advisor_id")  # fmt: skip
+# Enrollment column → the column of its position (of a pair enrolled once) with its value.
+_SHARED = {c: c for c in ("customer_id", "product_id", "initial_investment", "product_name",
+                          "category", "risk_level", "channel", "advisor_id")} | {
+    "enrollment_date": "open_date"}  # fmt: skip
 
 
 def materialise(con: ibis.BaseBackend, expr: ir.Table) -> ir.Table:
@@ -216,10 +217,10 @@ class MeasureContext:
         if self._one_enrollment_per_pair:
             rows = self._position_rows
             return rows.select(
-                *(
-                    rows[f"{_ENROLLMENT}{c}"].name(c) if f"{_ENROLLMENT}{c}" in rows.columns else c
+                **{
+                    c: rows[_SHARED.get(c, f"{_ENROLLMENT}{c}")]
                     for c in self._enrollment_rows.columns
-                )
+                }
             )
         return self._stored_enrollments
 

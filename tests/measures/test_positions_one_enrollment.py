@@ -106,6 +106,7 @@ def test_enrollments_read_from_the_positions_file_are_the_enrollments():
         "advisor_id", "channel", "status", "product_name", "category", "risk_level",
     ]  # fmt: skip
     assert len(fast) == len(EXPECTED)  # one enrollment per position
+    assert set(ENROLLMENTS) <= set(fast["enrollment_id"])
     for r in fast.itertuples():
         if r.enrollment_id in ENROLLMENTS:
             got = (r.customer_id, r.product_id, _day(r.enrollment_date),
