@@ -50,19 +50,29 @@ def _cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def table_source(data: Path, table: str) -> str:
+    """DuckDB's reader of `table` in `data`: ``read_parquet('…')`` or ``read_csv('…')``."""
+    path = next(p for p in (data / f"{table}.parquet", data / f"{table}.csv") if p.exists())
+    reader = "read_parquet" if path.suffix == ".parquet" else "read_csv"
+    return f"{reader}('{path}')"
+
+
+def baseline_sql(data: Path) -> str:
+    """Issue 4's baseline: account_balances aggregated once by month."""
+    return (
+        "SELECT date_trunc('month', date) AS month, sum(balance), sum(contributions_mtd), "
+        "sum(withdrawals_mtd), sum(investment_returns_mtd), sum(fees_mtd), count(*) "
+        f"FROM {table_source(data, 'account_balances')} GROUP BY 1"
+    )
+
+
 def part_baseline(data: Path, period: str) -> dict:
     import duckdb
 
-    path = next(p for p in (data / "account_balances.parquet", data / "account_balances.csv")
-                if p.exists())  # fmt: skip
-    reader = "read_parquet" if path.suffix == ".parquet" else "read_csv"
-    sql = (
-        "SELECT date_trunc('month', date) AS month, sum(balance), sum(contributions_mtd), "
-        "sum(withdrawals_mtd), sum(investment_returns_mtd), sum(fees_mtd), count(*) "
-        f"FROM {reader}('{path}') GROUP BY 1"
-    )
+    sql = baseline_sql(data)
+    source = table_source(data, "account_balances")
     con = duckdb.connect()
-    con.execute(f"SELECT count(*) FROM {reader}('{path}')").fetchall()  # warm the file cache
+    con.execute(f"SELECT count(*) FROM {source}").fetchall()  # warm the file cache
     began, cpu = time.perf_counter(), _cpu()
     rows = con.execute(sql).fetchall()
     seconds = time.perf_counter() - began
