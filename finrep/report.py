@@ -194,23 +194,10 @@ class _Validation:
         return payload
 
 
-# The validating interpreter's niceness (see `_validation_worker`).
-VALIDATION_NICENESS = 10
-
-
 def _validation_worker() -> None:
     """``python -m finrep.report --validate``: arguments in, progress and outcome out."""
-    import os
-
     from finrep.render.chart_worker import read_frame
 
-    # The findings are needed only when the pack is laid out, while the measures (and the
-    # charts drawn as their pages come) are the report's critical path: at a lower priority
-    # validation takes the core time they leave idle rather than half of both cores (a 1M
-    # report 0.7 s sooner, 1k 0.25 s). Where the kernel groups a session's processes
-    # (autogroup, the Linux default), this yields to the report's own processes only.
-    with contextlib.suppress(AttributeError, OSError):  # no os.nice (Windows): as it was
-        os.nice(VALIDATION_NICENESS)
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # stray prints must never corrupt the protocol
     frame = read_frame(source)

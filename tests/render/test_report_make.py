@@ -184,23 +184,6 @@ def test_validation_reports_its_progress_from_its_own_process(broken_data, tmp_p
     assert seen and seen[-1][0] == seen[0][0] and seen[-1][1] == seen[-1][2]  # step done
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
-def test_validation_runs_at_a_lower_priority_than_the_report(broken_data):
-    import os
-    import threading
-
-    from finrep import report as report_module
-
-    started = threading.Event()
-    checking = report_module._Validation(broken_data, CONFIG, True, lambda *s: started.set())
-    assert started.wait(60)  # its first progress message: the worker is past its start-up
-    # Field 19 of /proc/<pid>/stat is the niceness; the worker is not reaped until `result`.
-    stat = Path(f"/proc/{checking.proc.pid}/stat").read_text()
-    niceness = int(stat.rsplit(")", 1)[1].split()[16])
-    checking.result()
-    assert niceness > os.nice(0)  # yields to this process (the measures, the PDF)
-
-
 def test_validation_errors_stop_the_report_where_no_subprocess_can_run(
     broken_data, tmp_path, monkeypatch
 ):
