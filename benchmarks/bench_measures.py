@@ -69,12 +69,11 @@ def baseline_sql(data: Path) -> str:
 def part_baseline(data: Path, period: str) -> dict:
     import duckdb
 
-    sql = baseline_sql(data)
-    source = table_source(data, "account_balances")
     con = duckdb.connect()
-    con.execute(f"SELECT count(*) FROM {source}").fetchall()  # warm the file cache
+    # warm the file cache
+    con.execute(f"SELECT count(*) FROM {table_source(data, 'account_balances')}").fetchall()
     began, cpu = time.perf_counter(), _cpu()
-    rows = con.execute(sql).fetchall()
+    rows = con.execute(baseline_sql(data)).fetchall()
     seconds = time.perf_counter() - began
     return {
         "seconds": seconds,

@@ -34,14 +34,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_measures import TARGET_RATIO, WORK, baseline_sql, table_source  # noqa: E402
+from bench_measures import TARGET_RATIO, WORK, _cpu, baseline_sql, table_source  # noqa: E402
 
 MONTH = "(year(date) * 12 + month(date) - 1)"  # months since year 0, a whole number
 MOBILE = "(device_type IN ('Mobile Phone', 'Tablet') OR contains(device_type, 'Mobile'))"
@@ -84,11 +83,6 @@ def passes(data: Path, e: int) -> dict[str, str]:
             "ORDER BY date, interaction_id)) GROUP BY m"
         ),
     }
-
-
-def _cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
 
 
 def main() -> None:

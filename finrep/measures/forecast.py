@@ -110,7 +110,9 @@ def _fit_predict(values: np.ndarray, horizon: int) -> dict[str, np.ndarray]:
     values scaled to mean 1 — and the fit with the higher likelihood in original units wins.
     The model is scale-equivariant, so either fit's forecast is scaled straight back.
     """
-    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+    ETSModel = importlib.import_module(
+        _MODEL_MODULE
+    ).ETSModel  # what import_model_in_background warms
 
     n = len(values)
     mean = float(np.mean(np.abs(values)))
